@@ -1,0 +1,35 @@
+"""geoloc-embed: pretrained geographic location encoders for PyTorch.
+
+The one coordinate convention inside the package is a float tensor of shape (N, 2) holding
+(longitude, latitude) in degrees. Public entry points take any array-like plus an explicit
+``order`` ("lonlat" or "latlon") and convert it; every encoder converts internally to what its
+model was trained on.
+"""
+
+from . import coords
+from ._version import __version__
+from .config import LocationEncoderConfig
+from .encoders import LocationEncoder, list_networks, list_position_encoders
+from .errors import (
+    ConfigError,
+    CoordinateError,
+    GeolocEmbedError,
+    PretrainedNotFoundError,
+    UnknownModelError,
+    WeightsError,
+)
+
+__all__ = [
+    "__version__",
+    "coords",
+    "LocationEncoder",
+    "LocationEncoderConfig",
+    "list_networks",
+    "list_position_encoders",
+    "GeolocEmbedError",
+    "CoordinateError",
+    "ConfigError",
+    "UnknownModelError",
+    "PretrainedNotFoundError",
+    "WeightsError",
+]

@@ -1,0 +1,77 @@
+"""Model cards (``README.md`` beside the weights), written without Jinja2."""
+
+from typing import Any, Optional
+
+from .config import LocationEncoderConfig
+
+__all__ = ["render_model_card"]
+
+_CSP_CITATION = """@inproceedings{mai2023csp,
+  title     = {CSP: Self-Supervised Contrastive Spatial Pre-Training for Geospatial-Visual Representations},
+  author    = {Mai, Gengchen and Lao, Ni and He, Yutong and Song, Jiaming and Ermon, Stefano},
+  booktitle = {International Conference on Machine Learning (ICML)},
+  year      = {2023}
+}"""
+
+
+def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
+                      num_params: Optional[int] = None) -> str:
+    """Markdown model card with Hugging Face YAML front matter.
+
+    ``spec`` is the registry entry (``PretrainedSpec``) when the weights are a registered model;
+    its license, description, training data, metrics and citation fill the card.
+    """
+    license_ = getattr(spec, "license", None) or "other"
+    name = getattr(spec, "name", None) or "location encoder"
+    lines = [
+        "---",
+        f"license: {license_}",
+        "library_name: geoloc-embed",
+        "tags:",
+        "- location-encoder",
+        "- geospatial",
+        f"- {config.position_encoder}",
+        "---",
+        "",
+        f"# {name}",
+        "",
+    ]
+    description = getattr(spec, "description", None)
+    if description:
+        lines += [description, ""]
+    lines += [
+        "## Usage",
+        "",
+        "```python",
+        "import geoloc_embed as ge",
+        f"enc = ge.LocationEncoder.from_pretrained({(getattr(spec, 'name', None) or 'path/to/this/dir')!r})",
+        "emb = enc.encode([[2.35, 48.86]], order=\"lonlat\")  # (1, %d) float32" % config.embed_dim,
+        "```",
+        "",
+        "## Coordinates",
+        "",
+        "Inputs to `encode` are degrees in the order you declare (`order=\"lonlat\"` or `\"latlon\"`);",
+        "`forward` takes a (N, 2) tensor of [longitude, latitude] in degrees. Any normalisation the",
+        f"original model needs is done inside the `{config.position_encoder}` position encoder.",
+        "",
+        "## Architecture",
+        "",
+        f"- position encoder: `{config.position_encoder}`",
+        f"- network: `{config.network}` (hidden {config.hidden_dim} x {config.num_hidden_layers}, "
+        f"activation {config.activation}, dropout {config.dropout})",
+        f"- embedding size: {config.embed_dim}",
+        f"- class head: {config.num_classes or 'none'}",
+    ]
+    if num_params is not None:
+        lines.append(f"- parameters: {num_params:,}")
+    for title, attr in (("Training data", "training_data"), ("Source", "source_url")):
+        value = getattr(spec, attr, None)
+        if value:
+            lines += ["", f"## {title}", "", str(value)]
+    metrics = getattr(spec, "metrics", None)
+    if metrics:
+        lines += ["", "## Reported metrics", ""]
+        lines += [f"- {key}: {value}" for key, value in metrics.items()]
+    citation = getattr(spec, "citation", None) or _CSP_CITATION
+    lines += ["", "## Citation", "", "```bibtex", citation, "```", ""]
+    return "\n".join(lines)

@@ -1,0 +1,275 @@
+"""``LocationEncoder``: position encoder + network + optional class head, with save/load.
+
+Note: no ``from __future__ import annotations`` here. huggingface_hub's mixin reads the
+``__init__`` signature without resolving string annotations (design-models.md section 1.C).
+"""
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+import torch
+from huggingface_hub import PyTorchModelHubMixin
+from torch import Tensor, nn
+
+from ..config import LocationEncoderConfig
+from ..errors import CoordinateError, GeolocEmbedError
+from .networks import BranchSum, build_network
+from .positional import build_position_encoder
+
+__all__ = ["LocationEncoder"]
+
+#: Rows processed at once inside ``encode``: small enough that the FFN's intermediates stay in
+#: the CPU cache (csp-spec.md section 9, "Speed"); large enough to keep a GPU busy.
+_CPU_CHUNK_ROWS = 2048
+_GPU_CHUNK_ROWS = 1 << 20
+
+
+class LocationEncoder(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="geoloc-embed",
+    tags=["location-encoder", "geospatial", "geoloc-embed"],
+    repo_url="https://pypi.org/project/geoloc-embed/",
+):
+    """A geographic location encoder e(x): (lon, lat) -> R^D.
+
+    Example:
+        >>> import geoloc_embed as ge
+        >>> enc = ge.LocationEncoder(ge.LocationEncoderConfig(position_encoder="grid"))
+        >>> enc.encode([[2.35, 48.86], [-74.0, 40.7]], order="lonlat").shape
+        (2, 256)
+
+    Attributes:
+        config: the architecture (``LocationEncoderConfig``).
+        position_encoder: canonical (N, 2) lon/lat degrees -> (N, F) features.
+        network: (N, F) -> (N, D) embedding.
+        class_head: optional ``Linear(D, num_classes, bias=False)`` (CSP's ``class_emb``).
+        pretrained_spec: registry entry the weights came from, or None.
+    """
+
+    def __init__(self, config: Optional[LocationEncoderConfig] = None) -> None:
+        super().__init__()
+        if config is None:
+            config = LocationEncoderConfig()
+        elif isinstance(config, dict):
+            config = LocationEncoderConfig.from_dict(config)
+        elif not isinstance(config, LocationEncoderConfig):
+            raise TypeError(f"config must be a LocationEncoderConfig or a dict, got {type(config).__name__}")
+        self.config = config
+        self._hub_mixin_config = config
+        self.position_encoder = build_position_encoder(config)
+        in_dim = self.position_encoder.out_dim
+        branches = self.position_encoder.num_branches
+        if branches > 1:
+            self.network: nn.Module = BranchSum(
+                [build_network(config, in_dim // branches) for _ in range(branches)])
+        else:
+            self.network = build_network(config, in_dim)
+        self.embed_dim: int = self.network.out_dim
+        self.class_head = (nn.Linear(self.embed_dim, config.num_classes, bias=False)
+                           if config.num_classes > 0 else None)
+        self.pretrained_spec: Any = None
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def device(self) -> torch.device:
+        for tensor in self.parameters():
+            return tensor.device
+        for tensor in self.buffers():
+            return tensor.device
+        return torch.device("cpu")
+
+    @property
+    def dtype(self) -> torch.dtype:
+        for tensor in self.parameters():
+            return tensor.dtype
+        return torch.float32
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes
+
+    # ------------------------------------------------------------------ torch forward
+    def forward(self, lonlat: Tensor) -> Tensor:
+        """Embed canonical coordinates.
+
+        Args:
+            lonlat: (N, 2) float tensor of [lon, lat] in degrees on the model's device. It is
+                cast to the model's dtype (float32 by default); no validation is done here, use
+                ``encode`` or ``geoloc_embed.coords.to_canonical`` for untrusted input.
+
+        Returns:
+            (N, D) embedding, differentiable with respect to the parameters (and to ``lonlat``
+            for every family except tile).
+        """
+        if lonlat.ndim != 2 or lonlat.shape[-1] != 2:
+            raise CoordinateError(
+                f"forward expects a (N, 2) tensor of [lon, lat] degrees, got shape {tuple(lonlat.shape)}; "
+                "use encode(coords, order=...) for other layouts")
+        lonlat = lonlat.to(self.dtype) if lonlat.dtype != self.dtype else lonlat
+        return self.network(self.position_encoder(lonlat))
+
+    def class_logits(self, embedding: Tensor) -> Tensor:
+        """(N, D) embedding -> (N, num_classes) pre-sigmoid class scores."""
+        if self.class_head is None:
+            raise GeolocEmbedError(
+                "this location encoder has no class head (config.num_classes == 0); use encode() for "
+                "features, or load a fine-tuned model such as 'csp-inat-ft5'")
+        return self.class_head(embedding)
+
+    # ------------------------------------------------------------------ numpy-facing API
+    def encode(
+        self,
+        coords: Any,
+        order: str = "lonlat",
+        *,
+        batch_size: int = 65536,
+        device: Union[str, torch.device, None] = None,
+        dtype: Optional[torch.dtype] = None,
+        progress: bool = False,
+        wrap: bool = False,
+        out: Optional[np.ndarray] = None,
+    ) -> np.ndarray:
+        """Embed points for feature extraction (eval mode, no gradients, batched).
+
+        Args:
+            coords: array-like (N, 2) or (2,) in the given ``order`` (degrees), a DataFrame with
+                lon/lat columns, or shapely/geopandas points; see ``geoloc_embed.coords.to_canonical``.
+            order: "lonlat" or "latlon" for positional input.
+            batch_size: points moved to ``device`` and embedded per step.
+            device: where to compute (default: where the model is).
+            dtype: compute dtype; torch.float64 runs a float64 copy of the model, bfloat16/float16
+                use autocast (GPU). Default: the model's dtype.
+            progress: show a tqdm progress bar.
+            wrap: wrap longitudes outside [-180, 180] instead of raising.
+            out: optional preallocated (N, D) array (e.g. a ``np.memmap``) to write into.
+
+        Returns:
+            (N, D) np.ndarray (float32, or float64 with dtype=torch.float64). Equal to
+            ``self(x)`` in eval mode under ``torch.no_grad()``.
+        """
+        return self._run_batched(coords, order, "embed", batch_size=batch_size, device=device,
+                                 dtype=dtype, progress=progress, wrap=wrap, out=out)
+
+    def logits(self, coords: Any, order: str = "lonlat", **kwargs: Any) -> np.ndarray:
+        """(N, num_classes) pre-sigmoid class scores; same options as ``encode``."""
+        if self.class_head is None:
+            self.class_logits(torch.empty(0))  # raises the explanatory error
+        return self._run_batched(coords, order, "logits", **kwargs)
+
+    def _compute_model(self, device: torch.device, dtype: Optional[torch.dtype]) -> "LocationEncoder":
+        """self, or a copy on ``device`` in ``dtype`` when either differs (the caller's model is untouched)."""
+        if dtype in (None, torch.bfloat16, torch.float16):
+            dtype = self.dtype
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype must be torch.float32, float64, bfloat16 or float16, got {dtype!r}")
+        if device == self.device and dtype == self.dtype:
+            return self
+        return copy.deepcopy(self).to(device=device, dtype=dtype)
+
+    def _run_batched(self, coords: Any, order: str, head: str = "embed", *, batch_size: int = 65536,
+                     device: Union[str, torch.device, None] = None, dtype: Optional[torch.dtype] = None,
+                     progress: bool = False, wrap: bool = False, out: Optional[np.ndarray] = None) -> np.ndarray:
+        from ..coords import to_canonical
+
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        lonlat = to_canonical(coords, order=order, wrap=wrap, dtype=torch.float64)
+        target = torch.device(device) if device is not None else self.device
+        model = self._compute_model(target, dtype)
+        autocast_dtype = dtype if dtype in (torch.bfloat16, torch.float16) else None
+        call = model.forward if head == "embed" else (lambda x: model.class_logits(model.forward(x)))
+        width = model.embed_dim if head == "embed" else model.config.num_classes
+
+        n = lonlat.shape[0]
+        np_dtype = np.float64 if model.dtype == torch.float64 else np.float32
+        if out is None:
+            out = np.empty((n, width), dtype=np_dtype)
+        elif out.shape != (n, width):
+            raise ValueError(f"out must have shape {(n, width)}, got {out.shape}")
+        chunk = _GPU_CHUNK_ROWS if target.type != "cpu" else _CPU_CHUNK_ROWS
+        was_training = model.training
+        model.eval()
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n, unit="pt", desc=head)
+        try:
+            with torch.inference_mode(), torch.autocast(device_type=target.type, dtype=autocast_dtype or
+                                                        torch.bfloat16, enabled=autocast_dtype is not None):
+                for start in range(0, n, batch_size):
+                    batch = lonlat[start:start + batch_size].to(device=target, dtype=model.dtype)
+                    result = torch.empty((batch.shape[0], width), dtype=model.dtype, device=target)
+                    for lo in range(0, batch.shape[0], chunk):
+                        result[lo:lo + chunk] = call(batch[lo:lo + chunk])
+                    out[start:start + batch.shape[0]] = result.cpu().numpy()
+                    if bar is not None:
+                        bar.update(batch.shape[0])
+        finally:
+            model.train(was_training)
+            if bar is not None:
+                bar.close()
+        return out
+
+    # ------------------------------------------------------------------ save / load
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """Write model.safetensors, config.json and a model card README.md (each atomically)."""
+        from safetensors.torch import save_file
+
+        from ..card import render_model_card
+        from ..io import atomic_path, atomic_write_text
+
+        save_directory = Path(save_directory)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        with atomic_path(save_directory / "model.safetensors") as tmp:
+            save_file(state, str(tmp), metadata={"format": "pt", "library": "geoloc-embed"})
+        atomic_write_text(save_directory / "config.json", self.config.to_json())
+        card_path = save_directory / "README.md"
+        if not card_path.exists():
+            atomic_write_text(card_path, render_model_card(self.config, spec=self.pretrained_spec,
+                                                           num_params=self.num_parameters()))
+
+    @classmethod
+    def from_pretrained(  # type: ignore[override]
+        cls,
+        pretrained_model_name_or_path: Union[str, os.PathLike],
+        *,
+        revision: Optional[str] = None,
+        cache_dir: Union[str, os.PathLike, None] = None,
+        local_files_only: Optional[bool] = None,
+        force_download: bool = False,
+        token: Union[str, bool, None] = None,
+        map_location: Union[str, torch.device] = "cpu",
+    ) -> "LocationEncoder":
+        """Load a pretrained location encoder.
+
+        ``pretrained_model_name_or_path`` is a registered name (``geoloc_embed.list_pretrained()``),
+        a directory holding ``config.json`` + ``model.safetensors``, an original CSP/TorchSpatial
+        ``.pth.tar`` file (converted on the fly), or ``hf-hub:org/repo``. Weights load strictly
+        (a missing or unexpected tensor is an error) and the model is returned in eval mode.
+        """
+        from ..hub import load_pretrained
+
+        return load_pretrained(cls, pretrained_model_name_or_path, revision=revision, cache_dir=cache_dir,
+                               local_files_only=local_files_only, force_download=force_download,
+                               token=token, map_location=map_location)
+
+    @classmethod
+    def from_directory(cls, directory: Union[str, os.PathLike],
+                       map_location: Union[str, torch.device] = "cpu") -> "LocationEncoder":
+        """Load ``config.json`` + ``model.safetensors`` from ``directory`` (strict)."""
+        from ..io import load_directory
+
+        return load_directory(cls, Path(directory), map_location=map_location)
+
+    def num_parameters(self) -> int:
+        """Number of scalar parameters (trainable or not)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def extra_repr(self) -> str:
+        return f"embed_dim={self.embed_dim}, num_classes={self.config.num_classes}"
+

@@ -1,0 +1,131 @@
+"""Base class and registry of position encoders (canonical lon/lat degrees -> features).
+
+A position encoder takes the package's one coordinate convention, a float tensor of shape
+(N, 2) holding (longitude, latitude) in degrees, and converts it internally to whatever its
+family was trained on. Its output has shape (N, ``out_dim``) and the dtype of its input.
+"""
+
+import math
+from typing import Callable, ClassVar, TypeVar
+
+import torch
+from torch import Tensor, nn
+
+from ...config import LocationEncoderConfig
+from ...errors import ConfigError
+
+__all__ = [
+    "PositionEncoder",
+    "register_position_encoder",
+    "build_position_encoder",
+    "list_position_encoders",
+    "geometric_frequencies",
+    "sin_cos",
+]
+
+_REGISTRY: dict[str, type["PositionEncoder"]] = {}
+
+TWO_PI = 2.0 * math.pi
+
+
+class PositionEncoder(nn.Module):
+    """Maps canonical coordinates (N, 2) [lon, lat] in degrees to features (N, out_dim).
+
+    Subclasses set ``out_dim`` in ``__init__`` and implement ``forward``. Fixed tensors
+    (frequencies, anchors, random directions) are buffers, so they follow ``.to(device)`` and
+    are saved in the state dict when they cannot be recomputed from the config.
+    ``num_branches`` > 1 means the features are the concatenation of that many equal-width
+    blocks meant for separate network branches (GeoCLIP).
+    """
+
+    name: ClassVar[str] = ""
+    num_branches: int = 1
+    out_dim: int
+
+    def __init__(self, config: LocationEncoderConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def forward(self, lonlat: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def register_float64_buffer(self, name: str, value: Tensor) -> None:
+        """Register a non-persistent float64 buffer that stays float64 under ``.float()``/``.half()``.
+
+        Frequencies and projection constants must keep full precision whatever dtype the network
+        runs in; ``.to(device)`` still moves them.
+        """
+        value = value.to(torch.float64)
+        self._float64_masters = {**getattr(self, "_float64_masters", {}), name: value.cpu()}
+        self.register_buffer(name, value, persistent=False)
+
+    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
+        super()._apply(fn, recurse)
+        for name, master in getattr(self, "_float64_masters", {}).items():
+            buffer = getattr(self, name)
+            if buffer.dtype != torch.float64:
+                setattr(self, name, master.to(buffer.device))
+        return self
+
+    def extra_repr(self) -> str:
+        return f"out_dim={self.out_dim}"
+
+
+P = TypeVar("P", bound=type[PositionEncoder])
+
+
+def register_position_encoder(name: str) -> Callable[[P], P]:
+    """Class decorator: register a ``PositionEncoder`` subclass under a kebab-case ``name``."""
+
+    def decorator(cls: P) -> P:
+        if name in _REGISTRY:
+            raise ValueError(f"position encoder {name!r} is already registered by {_REGISTRY[name]!r}")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorator
+
+
+def list_position_encoders() -> list[str]:
+    """Sorted names of every registered position encoder family."""
+    return sorted(_REGISTRY)
+
+
+def build_position_encoder(config: LocationEncoderConfig) -> PositionEncoder:
+    """Instantiate the position encoder named by ``config.position_encoder``."""
+    try:
+        cls = _REGISTRY[config.position_encoder]
+    except KeyError:
+        raise ConfigError(
+            f"unknown position encoder {config.position_encoder!r}; "
+            f"choose one of {', '.join(list_position_encoders())}"
+        ) from None
+    return cls(config)
+
+
+def geometric_frequencies(num: int, min_radius: float, max_radius: float) -> Tensor:
+    """Frequencies omega_s = 1 / (r_min * (r_max / r_min) ** (s / (S - 1))), s = 0..S-1, float64 (S,).
+
+    Space2Vec/CSP's geometric scales, with no 2*pi factor (csp-spec.md section 1.2).
+    """
+    if num == 1:
+        return torch.tensor([1.0 / min_radius], dtype=torch.float64)
+    s = torch.arange(num, dtype=torch.float64)
+    log_timescale_increment = math.log(max_radius / min_radius) / (num - 1)
+    scales = min_radius * torch.exp(s * log_timescale_increment)
+    return 1.0 / scales
+
+
+def sin_cos(phase: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """sin and cos of ``phase`` (radians, any shape) returned in ``dtype``.
+
+    The phase is computed by the caller in float64. For float32 output it is first reduced
+    modulo 2*pi in float64, then sin/cos run in float32: as exact as float64 sin/cos
+    (to float32 rounding) and much faster (csp-spec.md section 9 item 1).
+    """
+    if dtype == torch.float64 or phase.dtype != torch.float64:
+        phase = phase.to(dtype)
+        return torch.sin(phase), torch.cos(phase)
+    reduced = torch.remainder(phase, TWO_PI).to(dtype)
+    return torch.sin(reduced), torch.cos(reduced)
