@@ -1,0 +1,53 @@
+"""The wheel ships the package, py.typed and the top-level weights/ folder as geoloc_embed/weights."""
+
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    pytest.importorskip("hatchling")
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(out), str(ROOT)], check=True)
+    wheels = list(out.glob("geoloc_embed-*.whl"))
+    assert len(wheels) == 1
+    return wheels[0]
+
+
+def test_wheel_contents(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "geoloc_embed/__init__.py" in names
+    assert "geoloc_embed/py.typed" in names
+    assert "geoloc_embed/weights/README.md" in names
+    for path in (ROOT / "weights").rglob("*"):
+        if path.is_file():
+            assert f"geoloc_embed/weights/{path.relative_to(ROOT / 'weights').as_posix()}" in names
+    assert not any(name.startswith("tests/") for name in names)
+
+
+def test_installed_wheel_finds_packaged_weights(wheel, tmp_path):
+    env_dir = tmp_path / "venv"
+    # system site-packages provide torch & co.; the wheel itself goes into the venv
+    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
+                    "--no-index", "-q", str(wheel)], check=True)
+    script = (
+        "import importlib.resources, geoloc_embed, pathlib;"
+        "root = importlib.resources.files('geoloc_embed');"
+        "print(pathlib.Path(geoloc_embed.__file__).resolve());"
+        "print((root / 'weights' / 'README.md').is_file(), (root / 'py.typed').is_file())"
+    )
+    result = subprocess.run([str(python), "-c", script], cwd=tmp_path, check=True,
+                            capture_output=True, text=True)
+    location, found = result.stdout.strip().splitlines()
+    assert Path(location).is_relative_to(env_dir.resolve())  # the installed copy, not the checkout
+    assert found == "True True"
