@@ -35,6 +35,7 @@ class LocationEncoderConfig:
         map_range: (lon_min, lon_max, lat_min, lat_max) in degrees; rff min-max scaling and tile extent.
         nerf_levels: NeRF frequency levels L (frequencies pi * 2**l).
         tile_size: tile edge length in degrees (tile family).
+        tile_embed_dim: size of the learned per-tile embedding (tile family; TorchSpatial used 256).
         sh_degree: number of Legendre degrees L of the spherical harmonics (L**2 features).
         rff_sigmas, rff_features: GeoCLIP branch scales and Fourier features per branch.
 
@@ -57,6 +58,7 @@ class LocationEncoderConfig:
     map_range: tuple[float, float, float, float] = (-180.0, 180.0, -90.0, 90.0)
     nerf_levels: int = 16
     tile_size: float = 1.0
+    tile_embed_dim: int = 256
     sh_degree: int = 10
     rff_sigmas: tuple[float, ...] = (1.0, 16.0, 256.0)
     rff_features: int = 256
@@ -88,7 +90,7 @@ class LocationEncoderConfig:
             raise ConfigError(f"LocationEncoderConfig: {message}")
 
         for name in ("frequency_num", "num_anchors", "nerf_levels", "sh_degree", "rff_features",
-                     "hidden_dim", "embed_dim"):
+                     "hidden_dim", "embed_dim", "tile_embed_dim"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 fail(f"{name} must be a positive integer, got {value!r}")

@@ -1,6 +1,10 @@
 """Position encoder families. Importing this package registers every family."""
 
 from . import grid  # noqa: F401  (registers "grid")
+from . import space2vec  # noqa: F401  (registers "theory")
+from . import sphere2vec  # noqa: F401  (registers "sphere-c", "sphere-c-plus", "sphere-m", "sphere-m-plus", "dfs")
+from . import cartesian  # noqa: F401  (registers "xyz", "nerf")
+from . import simple  # noqa: F401  (registers "wrap", "rbf", "rff", "tile")
 from .base import (
     PositionEncoder,
     build_position_encoder,
