@@ -10,6 +10,7 @@ from . import coords
 from ._version import __version__
 from .config import LocationEncoderConfig
 from .encoders import LocationEncoder, list_networks, list_position_encoders
+from .registry import DEFAULT_MODEL, get_pretrained_spec, list_pretrained
 from .errors import (
     ConfigError,
     CoordinateError,
@@ -25,6 +26,9 @@ __all__ = [
     "LocationEncoder",
     "LocationEncoderConfig",
     "list_networks",
+    "list_pretrained",
+    "get_pretrained_spec",
+    "DEFAULT_MODEL",
     "list_position_encoders",
     "GeolocEmbedError",
     "CoordinateError",

@@ -22,6 +22,8 @@ def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
     its license, description, training data, metrics and citation fill the card.
     """
     license_ = getattr(spec, "license", None) or "other"
+    if license_.lower() in ("none", "unknown", "unlicensed"):
+        license_ = "other"  # Hugging Face's value for "no standard license"; the body says which
     name = getattr(spec, "name", None) or "location encoder"
     lines = [
         "---",
@@ -72,6 +74,10 @@ def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
     if metrics:
         lines += ["", "## Reported metrics", ""]
         lines += [f"- {key}: {value}" for key, value in metrics.items()]
+    if spec is not None:
+        lines += ["", "## License", "", f"{getattr(spec, 'license', 'not stated')}"]
+        if getattr(spec, "redistributable", True) is False:
+            lines.append("These weights may not be redistributed: they were downloaded and converted on this machine.")
     citation = getattr(spec, "citation", None) or _CSP_CITATION
     lines += ["", "## Citation", "", "```bibtex", citation, "```", ""]
     return "\n".join(lines)
