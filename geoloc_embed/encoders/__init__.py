@@ -2,6 +2,7 @@
 
 from .model import LocationEncoder
 from .networks import build_network, list_networks, register_network
+from . import siren  # noqa: F401
 from .positional import (
     PositionEncoder,
     build_position_encoder,

@@ -1,6 +1,8 @@
 """Position encoder families. Importing this package registers every family."""
 
 from . import grid  # noqa: F401  (registers "grid")
+from . import harmonics  # noqa: F401  (registers "spherical-harmonics")
+from . import equal_earth  # noqa: F401  (registers "equal-earth-rff")
 from . import space2vec  # noqa: F401  (registers "theory")
 from . import sphere2vec  # noqa: F401  (registers "sphere-c", "sphere-c-plus", "sphere-m", "sphere-m-plus", "dfs")
 from . import cartesian  # noqa: F401  (registers "xyz", "nerf")
