@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# GPU check for a machine with one CUDA device and no internet access; installs nothing.
+#
+#   bash benchmarks/gpu_check.sh [gpu_check.py options]
+#
+# 1. python benchmarks/gpu_check.py: CPU-vs-CUDA agreement of every family, encode throughput in
+#    fp32/bf16 with and without torch.compile, peak GPU memory; Markdown table on stdout and in
+#    $OUT/gpu_check.md when OUT is set (plus gpu_check.json).
+# 2. if pytest is importable: the repository's CUDA/GPU tests (python -m pytest -q -m "not slow"
+#    tests -k "cuda or gpu"), output also in $OUT/gpu_pytest.txt. "No tests collected" counts as a pass.
+# Sized to finish in under 5 minutes on one GPU (gpu_check.py has a 240 s time budget).
+# Exit status: non-zero when either step failed.
+set -u
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export HF_HUB_OFFLINE=1
+
+status=0
+python benchmarks/gpu_check.py "$@" || status=$?
+
+if python -c "import pytest" 2>/dev/null; then
+    log="${OUT:-/tmp}/gpu_pytest.txt"
+    mkdir -p "$(dirname "$log")"
+    # "not network" as well: the pyproject default (-m "not slow and not network") is overridden by -m.
+    python -m pytest -q -p no:cacheprovider -m "not slow and not network" tests -k "cuda or gpu" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ]; then  # 5 = no tests collected
+        status=$rc
+    fi
+else
+    echo "pytest not installed: skipping the CUDA tests"
+fi
+exit "$status"
