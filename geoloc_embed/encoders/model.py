@@ -177,9 +177,12 @@ class LocationEncoder(
 
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        lonlat = to_canonical(coords, order=order, wrap=wrap, dtype=torch.float64)
         target = torch.device(device) if device is not None else self.device
         model = self._compute_model(target, dtype)
+        # Batches are cast to the compute dtype anyway (float32 rounding first, as the authors'
+        # pipeline does): converting straight to it halves the memory held for the input.
+        lonlat = to_canonical(coords, order=order, wrap=wrap,
+                              dtype=torch.float64 if model.dtype == torch.float64 else torch.float32)
         autocast_dtype = dtype if dtype in (torch.bfloat16, torch.float16) else None
         call = model.forward if head == "embed" else (lambda x: model.class_logits(model.forward(x)))
         width = model.embed_dim if head == "embed" else model.config.num_classes
@@ -201,14 +204,20 @@ class LocationEncoder(
         try:
             with torch.inference_mode(), torch.autocast(device_type=target.type, dtype=autocast_dtype or
                                                         torch.bfloat16, enabled=autocast_dtype is not None):
+                # write straight into ``out`` when it is a plain CPU array of the right dtype
+                direct = (target.type == "cpu" and out.dtype == np_dtype and out.flags.c_contiguous
+                          and out.flags.writeable)
                 for start in range(0, n, batch_size):
-                    batch = lonlat[start:start + batch_size].to(device=target, dtype=model.dtype)
-                    result = torch.empty((batch.shape[0], width), dtype=model.dtype, device=target)
-                    for lo in range(0, batch.shape[0], chunk):
+                    stop = min(start + batch_size, n)
+                    batch = lonlat[start:stop].to(device=target, dtype=model.dtype)
+                    result = (torch.from_numpy(out[start:stop]) if direct
+                              else torch.empty((stop - start, width), dtype=model.dtype, device=target))
+                    for lo in range(0, stop - start, chunk):
                         result[lo:lo + chunk] = call(batch[lo:lo + chunk])
-                    out[start:start + batch.shape[0]] = result.cpu().numpy()
+                    if not direct:
+                        out[start:stop] = result.cpu().numpy()
                     if bar is not None:
-                        bar.update(batch.shape[0])
+                        bar.update(stop - start)
         finally:
             model.train(was_training)
             if bar is not None:

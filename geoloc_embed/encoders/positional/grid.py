@@ -4,7 +4,7 @@ import torch
 from torch import Tensor
 
 from ...config import LocationEncoderConfig
-from .base import PositionEncoder, geometric_frequencies, register_position_encoder, sin_cos
+from .base import PositionEncoder, geometric_frequencies, register_position_encoder, sin_cos_interleaved
 
 __all__ = ["GridPositionEncoder"]
 
@@ -27,5 +27,4 @@ class GridPositionEncoder(PositionEncoder):
 
     def forward(self, lonlat: Tensor) -> Tensor:
         phase = lonlat.to(torch.float64).unsqueeze(-1) * self.frequencies  # (N, 2, S)
-        sin, cos = sin_cos(phase, lonlat.dtype)
-        return torch.stack((sin, cos), dim=-1).reshape(lonlat.shape[0], self.out_dim)
+        return sin_cos_interleaved(phase, lonlat.dtype).reshape(lonlat.shape[0], self.out_dim)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ...config import LocationEncoderConfig
-from .base import PositionEncoder, geometric_frequencies, register_position_encoder, sin_cos
+from .base import PositionEncoder, geometric_frequencies, register_position_encoder, sin_cos_interleaved
 
 __all__ = ["TheoryPositionEncoder"]
 
@@ -39,5 +39,4 @@ class TheoryPositionEncoder(PositionEncoder):
     def forward(self, lonlat: Tensor) -> Tensor:
         projection = lonlat.to(torch.float64) @ self.directions  # (N, 3)
         phase = projection.unsqueeze(-2) * self.frequencies.unsqueeze(-1)  # (N, S, 3)
-        sin, cos = sin_cos(phase, lonlat.dtype)
-        return torch.stack((sin, cos), dim=-1).reshape(lonlat.shape[0], self.out_dim)
+        return sin_cos_interleaved(phase, lonlat.dtype).reshape(lonlat.shape[0], self.out_dim)
