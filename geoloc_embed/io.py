@@ -14,7 +14,8 @@ from .errors import ConfigError, PretrainedNotFoundError, WeightsError
 if TYPE_CHECKING:  # pragma: no cover
     from .encoders.model import LocationEncoder
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "load_directory", "load_weights_into"]
+__all__ = ["atomic_path", "atomic_write_text", "atomic_write_bytes", "describe_state_mismatch", "load_directory",
+           "load_weights_into"]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -60,6 +61,23 @@ def read_config(directory: Path) -> LocationEncoderConfig:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
+def describe_state_mismatch(state: "dict[str, torch.Tensor]", expected: "dict[str, torch.Tensor]",
+                            limit: int = 5) -> str:
+    """'' when ``state`` has exactly the keys and shapes of ``expected``, else what differs (for errors)."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = sorted(k for k in set(state) & set(expected) if tuple(state[k].shape) != tuple(expected[k].shape))
+    parts = []
+    if missing:
+        parts.append(f"missing tensors {missing[:limit]}{' ...' if len(missing) > limit else ''}")
+    if unexpected:
+        parts.append(f"unexpected tensors {unexpected[:limit]}{' ...' if len(unexpected) > limit else ''}")
+    if wrong_shape:
+        parts.append("shape mismatch for " + ", ".join(
+            f"{k} (file {tuple(state[k].shape)}, model {tuple(expected[k].shape)})" for k in wrong_shape[:limit]))
+    return "; ".join(parts)
+
+
 def load_weights_into(model: "LocationEncoder", weights_path: Path,
                       map_location: Union[str, torch.device] = "cpu") -> None:
     """Load a safetensors file into ``model`` strictly, with errors that name the file and the fix."""
@@ -74,19 +92,9 @@ def load_weights_into(model: "LocationEncoder", weights_path: Path,
             f"{weights_path} is not a readable safetensors file ({exc}); the file is corrupted or "
             "truncated: delete it and download or convert it again") from exc
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong_shape = sorted(k for k in set(state) & set(expected) if tuple(state[k].shape) != tuple(expected[k].shape))
-    if missing or unexpected or wrong_shape:
-        parts = []
-        if missing:
-            parts.append(f"missing tensors {missing[:5]}{' ...' if len(missing) > 5 else ''}")
-        if unexpected:
-            parts.append(f"unexpected tensors {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}")
-        if wrong_shape:
-            parts.append("shape mismatch for " + ", ".join(
-                f"{k} (file {tuple(state[k].shape)}, config {tuple(expected[k].shape)})" for k in wrong_shape[:5]))
-        raise WeightsError(f"{weights_path} does not match its config.json: {'; '.join(parts)}. "
+    mismatch = describe_state_mismatch(state, expected)
+    if mismatch:
+        raise WeightsError(f"{weights_path} does not match its config.json: {mismatch}. "
                            "The weights and config.json must come from the same save_pretrained call.")
     for key, value in state.items():
         if value.dtype != expected[key].dtype and value.is_floating_point():

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from ..errors import WeightsError
+from ..io import describe_state_mismatch
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import Tensor
@@ -78,20 +79,10 @@ def build_model(config: "LocationEncoderConfig", state: "dict[str, Tensor]", sou
         from ..encoders.model import LocationEncoder as cls  # noqa: N813
     model = cls(config)
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(state) & set(expected) if tuple(state[k].shape) != tuple(expected[k].shape))
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:6]}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected[:6]}")
-        if wrong:
-            parts.append("shape mismatch " + ", ".join(
-                f"{k} (file {tuple(state[k].shape)}, model {tuple(expected[k].shape)})" for k in wrong[:6]))
+    mismatch = describe_state_mismatch(state, expected, limit=6)
+    if mismatch:
         raise WeightsError(f"{source}: converted weights do not fit the rebuilt architecture "
-                           f"({config.position_encoder} + {config.network}): {'; '.join(parts)}. "
+                           f"({config.position_encoder} + {config.network}): {mismatch}. "
                            "This is a converter bug or an unsupported variant; please report it.")
     model.load_state_dict({k: v.to(expected[k].dtype) if v.is_floating_point() else v
                            for k, v in state.items()}, strict=True)
