@@ -49,6 +49,7 @@ __all__ = [
     "make_adam",
     "FastCPUDropout",
     "use_fast_cpu_dropout",
+    "prepare_run_model",
     "restore_dropout",
 ]
 
@@ -506,3 +507,20 @@ class TrainLoop:
                 bar.close()
         return {"global_step": self.global_step, "epoch": self.epoch, "history": self.history,
                 "finished": self.finished, "last": last_terms}
+
+
+def prepare_run_model(model: nn.Module, cfg: Any, device: torch.device,
+                      dist_ctx: "DistContext") -> "tuple[nn.Module, list[nn.Module]]":
+    """Wrap ``model`` as the run config asks: fast CPU dropout, DDP, ``torch.compile``.
+
+    Returns the module to call in the training step and the dropout modules to restore afterwards
+    (``restore_dropout``). ``model`` itself stays the module whose state is saved.
+    """
+    swapped = use_fast_cpu_dropout(model) if cfg.fast_cpu_dropout and device.type == "cpu" else []
+    run_model: nn.Module = model
+    if dist_ctx.enabled:
+        run_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.compile:
+        run_model = torch.compile(run_model)
+    return run_model, swapped

@@ -30,7 +30,7 @@ from .engine import (
     resolve_device,
     restore_dropout,
     rows,
-    use_fast_cpu_dropout,
+    prepare_run_model,
 )
 from .evaluate import evaluate
 from .losses import LossTerms, presence_absence_loss
@@ -139,13 +139,7 @@ def finetune(config: FinetuneConfig, *, train_data: Optional[GeoDataset] = None,
         if ckpt is not None and cfg.init_optimizer_from_pretrain and not cfg.resume:
             n = _carry_optimizer_state(optimizer, model, ckpt)
             logger.info("carried the optimizer state of %d parameters over from pre-training", n)
-        swapped = use_fast_cpu_dropout(model) if cfg.fast_cpu_dropout and device.type == "cpu" else []
-        run_model: nn.Module = model
-        if dist_ctx.enabled:
-            run_model = nn.parallel.DistributedDataParallel(
-                model, device_ids=[device.index] if device.type == "cuda" else None)
-        if cfg.compile:
-            run_model = torch.compile(run_model)
+        run_model, swapped = prepare_run_model(model, cfg, device, dist_ctx)
         tensors = _place(labelled, device, cfg.data.data_on_device)
         sampler = build_negative_sampler(cfg.neg_sampler, locations=tensors["locations"], jitter=cfg.neg_jitter,
                                          bbox=cfg.neg_bbox)

@@ -30,7 +30,7 @@ from .engine import (
     resolve_device,
     restore_dropout,
     rows,
-    use_fast_cpu_dropout,
+    prepare_run_model,
 )
 from .losses import LossTerms, mc_loss, mse_loss, nce_loss
 from .samplers import build_negative_sampler
@@ -201,13 +201,7 @@ def pretrain(config: PretrainConfig, *, train_data: Optional[GeoDataset] = None,
         model = ImageLocationModel(loc_enc, feature_dim, bias=cfg.image_proj_bias, image_encoder=image_encoder,
                                    mse=cfg.loss == "mse", proj_hidden=cfg.image_proj_hidden).to(device)
         optimizer = make_adam([p for p in model.parameters() if p.requires_grad], cfg.lr, cfg.weight_decay)
-        swapped = use_fast_cpu_dropout(model) if cfg.fast_cpu_dropout and device.type == "cpu" else []
-        run_model: nn.Module = model
-        if dist_ctx.enabled:
-            run_model = nn.parallel.DistributedDataParallel(
-                model, device_ids=[device.index] if device.type == "cuda" else None)
-        if cfg.compile:
-            run_model = torch.compile(run_model)
+        run_model, swapped = prepare_run_model(model, cfg, device, dist_ctx)
         tensors = _place(train_data, device, cfg.data.data_on_device)
         neg_sampler = build_negative_sampler(cfg.neg_sampler, locations=tensors["locations"], jitter=cfg.neg_jitter,
                                              bbox=cfg.neg_bbox)
