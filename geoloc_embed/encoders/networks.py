@@ -54,12 +54,16 @@ def build_network(config: LocationEncoderConfig, in_dim: int) -> nn.Module:
     return builder(config, in_dim)
 
 
-def make_activation(name: str) -> nn.Module:
-    """CSP's activation names: leakyrelu has slope 0.2, gelu is the exact (erf) form."""
+def make_activation(name: str, inplace: bool = False) -> nn.Module:
+    """CSP's activation names: leakyrelu has slope 0.2, gelu is the exact (erf) form.
+
+    ``inplace=True`` (leakyrelu and relu only) overwrites its input: use it only on a fresh tensor
+    that nothing else reads, such as a Linear layer's output (autograd supports both in place).
+    """
     if name == "leakyrelu":
-        return nn.LeakyReLU(negative_slope=0.2)
+        return nn.LeakyReLU(negative_slope=0.2, inplace=inplace)
     if name == "relu":
-        return nn.ReLU()
+        return nn.ReLU(inplace=inplace)
     if name == "gelu":
         return nn.GELU()
     if name == "sigmoid":
@@ -80,7 +84,7 @@ class _CSPLayer(nn.Module):
         super().__init__()
         self.linear = nn.Linear(in_dim, out_dim)
         nn.init.xavier_uniform_(self.linear.weight)  # bias keeps torch's default init, as in CSP
-        self.activation = make_activation(activation)
+        self.activation = make_activation(activation, inplace=True)  # acts on the Linear's fresh output
         self.dropout = nn.Dropout(dropout)
         self.residual = residual and in_dim == out_dim
         self.layernorm = nn.LayerNorm(out_dim, eps=1e-5) if layernorm else None
