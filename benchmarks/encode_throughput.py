@@ -67,7 +67,7 @@ def gemm_ceiling(n: int, in_dim: int, hidden: int, out: int, repeats: int) -> fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=65536)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     args = parser.parse_args()
     if args.threads:
@@ -91,6 +91,8 @@ def main() -> None:
         print(f"| {family}{note} | {model.position_encoder.out_dim} | {rate:,.0f} | {rate / ceiling:.2f} |")
         if family == "grid":
             grid_rate = rate
+    # shared VMs drift: measure the ceiling again after the encoders and keep the better figure
+    ceiling = max(ceiling, gemm_ceiling(args.points, 128, 512, 256, args.repeats))
     if grid_rate is not None:
         print(f"\ngrid encoder: {grid_rate:,.0f} points/s = {grid_rate / ceiling:.2f} of the two-matmul ceiling "
               f"(target >= 0.75)")
