@@ -18,19 +18,7 @@ import torch
 
 import geoloc_embed as ge
 from geoloc_embed.coords import sample_uniform_sphere
-
-# Families whose network is not the CSP FFN in the original work still get it here, so that
-# every row measures the position encoder's own cost on top of the same network.
-_FAMILY_OVERRIDES = {
-    "spherical-harmonics": {"sh_degree": 10},
-    "sphere-c": {"max_radius": 1.0, "min_radius": 0.001},
-    "sphere-c-plus": {"max_radius": 1.0, "min_radius": 0.001},
-    "sphere-m": {"max_radius": 1.0, "min_radius": 0.001},
-    "sphere-m-plus": {"max_radius": 1.0, "min_radius": 0.001},
-    "dfs": {"frequency_num": 8, "max_radius": 1.0, "min_radius": 0.001},
-    "rff": {"frequency_num": 128},
-}
-
+from representative_configs import representative_config
 
 def best_time(fn, repeats: int) -> float:
     fn()  # warm-up
@@ -81,10 +69,7 @@ def main() -> None:
     print(f"|---|---:|---:|---:|")
     grid_rate = None
     for family in ge.list_position_encoders():
-        config = ge.LocationEncoderConfig(position_encoder=family, **_FAMILY_OVERRIDES.get(family, {}))
-        if family == "equal-earth-rff":
-            config = config.replace(network="mlp", hidden_dim=1024, num_hidden_layers=3,
-                                    activation="relu", dropout=0.0, embed_dim=512)
+        config = representative_config(family)
         model = ge.LocationEncoder(config).eval()
         rate = args.points / best_time(lambda: model.encode(points, batch_size=args.points), args.repeats)
         note = "" if config.network == "csp-ffn" else f" ({config.network} network)"

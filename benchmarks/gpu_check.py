@@ -29,19 +29,6 @@ import traceback
 
 import torch
 
-#: Representative configs (as in benchmarks/encode_throughput.py): every family gets the CSP FFN
-#: (hidden 512, embedding 256), except GeoCLIP's Equal-Earth RFF which gets its own MLP branches.
-_FAMILY_OVERRIDES = {
-    "spherical-harmonics": {"sh_degree": 10},
-    "sphere-c": {"max_radius": 1.0, "min_radius": 0.001},
-    "sphere-c-plus": {"max_radius": 1.0, "min_radius": 0.001},
-    "sphere-m": {"max_radius": 1.0, "min_radius": 0.001},
-    "sphere-m-plus": {"max_radius": 1.0, "min_radius": 0.001},
-    "dfs": {"frequency_num": 8, "max_radius": 1.0, "min_radius": 0.001},
-    "rff": {"frequency_num": 128},
-    "equal-earth-rff": {"network": "mlp", "hidden_dim": 1024, "num_hidden_layers": 3, "activation": "relu",
-                        "dropout": 0.0, "embed_dim": 512},
-}
 _DEFAULT_COMPILE = "grid,spherical-harmonics,equal-earth-rff"
 _AGREE_TOL = 1e-4
 #: "cuda"; "cpu" only for --dry-run-cpu, which exercises this script's code paths without a GPU.
@@ -50,14 +37,10 @@ DEVICE = "cuda"
 
 def build(family: str):
     import geoloc_embed as ge
+    from representative_configs import representative_config  # beside this script
 
     torch.manual_seed(0)
-    fields = {"position_encoder": family, **_FAMILY_OVERRIDES.get(family, {})}
-    try:
-        config = ge.LocationEncoderConfig(**fields)
-    except Exception:  # noqa: BLE001 - a family whose override no longer applies: fall back to its defaults
-        config = ge.LocationEncoderConfig(position_encoder=family)
-    return ge.LocationEncoder(config).eval()
+    return ge.LocationEncoder(representative_config(family)).eval()
 
 
 def test_points(n: int = 4096) -> torch.Tensor:

@@ -3,15 +3,9 @@
 from typing import Any, Optional
 
 from .config import LocationEncoderConfig
+from .registry import CSP_CITATION
 
 __all__ = ["render_model_card"]
-
-_CSP_CITATION = """@inproceedings{mai2023csp,
-  title     = {CSP: Self-Supervised Contrastive Spatial Pre-Training for Geospatial-Visual Representations},
-  author    = {Mai, Gengchen and Lao, Ni and He, Yutong and Song, Jiaming and Ermon, Stefano},
-  booktitle = {International Conference on Machine Learning (ICML)},
-  year      = {2023}
-}"""
 
 
 def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
@@ -78,6 +72,6 @@ def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
         lines += ["", "## License", "", f"{getattr(spec, 'license', 'not stated')}"]
         if getattr(spec, "redistributable", True) is False:
             lines.append("These weights may not be redistributed: they were downloaded and converted on this machine.")
-    citation = getattr(spec, "citation", None) or _CSP_CITATION
+    citation = getattr(spec, "citation", None) or CSP_CITATION
     lines += ["", "## Citation", "", "```bibtex", citation, "```", ""]
     return "\n".join(lines)
