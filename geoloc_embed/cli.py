@@ -293,6 +293,30 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- export
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .encoders.model import LocationEncoder
+    from .export import to_onnx, to_torchscript
+
+    out = Path(args.output)
+    fmt = args.format or ("onnx" if out.suffix.lower() == ".onnx" else "torchscript" if out.suffix.lower()
+                          in (".pt", ".ts", ".torchscript") else None)
+    if fmt is None:
+        raise CLIError(f"cannot tell the export format from {out.name!r}; use a .onnx or .pt file name "
+                       "or pass --format onnx|torchscript")
+    if out.exists() and not args.overwrite:
+        raise CLIError(f"{out} exists; pass --overwrite or choose another file name")
+    model = LocationEncoder.from_pretrained(args.model, local_files_only=args.local_files_only or None)
+    if fmt == "onnx":
+        to_onnx(model, out, opset=args.opset)
+    else:
+        to_torchscript(model, out)
+    print(f"wrote {out} ({fmt}): input lonlat (N, 2) float32 [lon, lat] degrees -> embedding (N, "
+          f"{model.embed_dim})" + (f" and logits (N, {model.num_classes})" if model.num_classes else ""),
+          file=sys.stderr)
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=_PROG, description="Pretrained geographic location encoders.")
@@ -339,6 +363,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty directory")
     p.add_argument("--local-files-only", action="store_true", help="never download")
     p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser("export", help="export a model to ONNX (checked with onnxruntime) or TorchScript")
+    p.add_argument("--model", "-m", required=True, help="registered name, model directory or checkpoint file")
+    p.add_argument("--output", "-o", required=True, help="model.onnx | model.pt")
+    p.add_argument("--format", choices=("onnx", "torchscript"), default=None,
+                   help="default: from the output file name")
+    p.add_argument("--opset", type=_positive_int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--local-files-only", action="store_true", help="never download")
+    p.set_defaults(func=_cmd_export)
 
     for module_name in EXTENSIONS:
         try:

@@ -142,3 +142,27 @@ def test_extensions_skipped_when_absent(monkeypatch):
     monkeypatch.setattr(cli, "EXTENSIONS", ("geoloc_embed.does_not_exist.cli",))
     parser = cli.build_parser()
     assert parser.parse_args(["list"]).command == "list"
+
+
+def test_export_onnx_and_torchscript(tmp_path, model_dir, capsys):
+    pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
+    import torch
+
+    from geoloc_embed import LocationEncoder
+
+    directory, _ = model_dir
+    expected = LocationEncoder.from_pretrained(directory).encode(POINTS)
+    assert cli.main(["export", "-m", str(directory), "-o", str(tmp_path / "m.onnx")]) == 0
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(["embedding"], {"lonlat": POINTS.astype(np.float32)})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert cli.main(["export", "-m", str(directory), "-o", str(tmp_path / "m.pt")]) == 0
+    traced = torch.jit.load(str(tmp_path / "m.pt"))
+    np.testing.assert_allclose(traced(torch.as_tensor(POINTS, dtype=torch.float32)).detach().numpy(), expected,
+                               atol=1e-5)
+    capsys.readouterr()
+    assert cli.main(["export", "-m", str(directory), "-o", str(tmp_path / "m.onnx")]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert cli.main(["export", "-m", str(directory), "-o", str(tmp_path / "m.bin")]) == 1
+    assert "--format" in capsys.readouterr().err
