@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ...config import LocationEncoderConfig
+from ...coords import sample_uniform_sphere
 from ...errors import ConfigError, CoordinateError
 from .base import TWO_PI, PositionEncoder, register_position_encoder, sin_cos
 
@@ -21,7 +22,6 @@ __all__ = [
     "RBFPositionEncoder",
     "RFFPositionEncoder",
     "TilePositionEncoder",
-    "sample_uniform_sphere_anchors",
 ]
 
 #: Seeds of the default random tensors. Changing them changes every untrained rbf/rff model.
@@ -70,14 +70,6 @@ class WrapPositionEncoder(PositionEncoder):
         return torch.cat((sin, cos), dim=-1)
 
 
-def sample_uniform_sphere_anchors(num: int, generator: torch.Generator) -> Tensor:
-    """``num`` points drawn uniformly on the sphere, as a float64 (num, 2) [lon, lat] degrees tensor."""
-    u = torch.rand(num, 2, dtype=torch.float64, generator=generator)
-    lon = 360.0 * u[:, 0] - 180.0
-    lat = torch.rad2deg(torch.asin(2.0 * u[:, 1] - 1.0))
-    return torch.stack((lon, lat), dim=-1)
-
-
 @register_position_encoder("rbf")
 class RBFPositionEncoder(_PinnedDtypeBuffers):
     """Gaussian radial basis functions around M anchors: (N, M) exp(-||x - a_m||^2 / (2 sigma^2)).
@@ -95,7 +87,7 @@ class RBFPositionEncoder(_PinnedDtypeBuffers):
     def __init__(self, config: LocationEncoderConfig) -> None:
         super().__init__(config)
         generator = torch.Generator().manual_seed(_RBF_ANCHOR_SEED)
-        self.register_buffer("anchors", sample_uniform_sphere_anchors(config.num_anchors, generator))
+        self.register_buffer("anchors", sample_uniform_sphere(config.num_anchors, generator=generator, dtype=torch.float64))
         self.out_dim = config.num_anchors
 
     @torch.no_grad()
