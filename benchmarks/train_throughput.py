@@ -87,19 +87,21 @@ def authors_rand_samples(n: int, device: torch.device) -> torch.Tensor:
     return torch.stack([180 * rad * torch.cos(theta), 90 * rad * torch.sin(theta)], 1)
 
 
+def _authors_batches(data, batch, device):
+    """Endless batches from the authors'-style per-item loader (no workers), reshuffled each pass."""
+    loader = torch.utils.data.DataLoader(PerItemDataset(*data, device), batch_size=batch, shuffle=True,
+                                         num_workers=0, drop_last=True)
+    while True:
+        yield from loader
+
+
 def authors_pretrain_steps(enc, proj, data, batch, device, num_neg=1):
     loc_enc = AuthorsLocEnc(enc, device)
     opt = torch.optim.Adam(list(enc.parameters()) + list(proj.parameters()), lr=5e-4)
-    loader = torch.utils.data.DataLoader(PerItemDataset(*data, device), batch_size=batch, shuffle=True,
-                                         num_workers=0, drop_last=True)
-    it = iter(loader)
+    batches = _authors_batches(data, batch, device)
     while True:
         t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            loc, feat, _ = next(it)
-        except StopIteration:
-            it = iter(loader)
-            loc, feat, _ = next(it)
+        loc, feat, _ = next(batches)
         n = loc.shape[0]
         u = loc_enc(loc)                                           # anchors
         neg = loc_enc(authors_rand_samples(num_neg * n, device))  # negatives, rows c*N + i
@@ -116,16 +118,10 @@ def authors_pretrain_steps(enc, proj, data, batch, device, num_neg=1):
 def authors_finetune_steps(enc, data, batch, device):
     loc_enc = AuthorsLocEnc(enc, device)
     opt = torch.optim.Adam(enc.parameters(), lr=1e-3)
-    loader = torch.utils.data.DataLoader(PerItemDataset(*data, device), batch_size=batch, shuffle=True,
-                                         num_workers=0, drop_last=True)
-    it = iter(loader)
+    batches = _authors_batches(data, batch, device)
     while True:
         t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            loc, _, y = next(it)
-        except StopIteration:
-            it = iter(loader)
-            loc, _, y = next(it)
+        loc, _, y = next(batches)
         logits = loc_enc.class_head(loc_enc(loc))
         logits_neg = loc_enc.class_head(loc_enc(authors_rand_samples(loc.shape[0], device)))
         loss = presence_absence_loss(logits, logits_neg, y).total
