@@ -1,7 +1,7 @@
 """``LocationEncoderConfig``: the architecture of a location encoder, round-tripped through ``config.json``.
 
-The config is flat (one level of plain JSON values) so that it survives ``json`` and
-``huggingface_hub``'s mixin unchanged. It names the position encoder family and the network and
+The config is flat (one level of plain JSON values) so that it survives ``json`` and any
+tool that reads ``config.json`` (Hub model pages, other languages) unchanged. It names the position encoder family and the network and
 holds their hyperparameters; fields that a family does not use keep their defaults and are ignored.
 Provenance (license, data, metrics) is not architecture and lives in the registry instead.
 """
@@ -78,7 +78,7 @@ class LocationEncoderConfig:
     format_version: int = field(default=CONFIG_FORMAT_VERSION, compare=False)
 
     def __post_init__(self) -> None:
-        # JSON and the HF mixin hand back lists: store tuples so configs compare equal.
+        # JSON hands back lists: store tuples so configs compare equal.
         for name in ("map_range", "rff_sigmas"):
             value = getattr(self, name)
             if isinstance(value, list):

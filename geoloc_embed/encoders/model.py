@@ -1,7 +1,7 @@
 """``LocationEncoder``: position encoder + network + optional class head, with save/load.
 
-Note: no ``from __future__ import annotations`` here. huggingface_hub's mixin reads the
-``__init__`` signature without resolving string annotations (design-models.md section 1.C).
+Saving and pushing come from ``geoloc_embed.hub_mixin.HubMixin``, which imports huggingface_hub
+only when pushing to the Hub; loading is ``from_pretrained`` (``geoloc_embed.hub.load_pretrained``).
 """
 
 import copy
@@ -11,11 +11,11 @@ from typing import Any, Optional, Union
 
 import numpy as np
 import torch
-from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
 
 from ..config import LocationEncoderConfig
 from ..errors import CoordinateError, GeolocEmbedError
+from ..hub_mixin import HubMixin
 from .networks import BranchSum, build_network
 from .positional import build_position_encoder
 
@@ -27,13 +27,7 @@ _CPU_CHUNK_ROWS = 2048
 _GPU_CHUNK_ROWS = 1 << 20
 
 
-class LocationEncoder(
-    nn.Module,
-    PyTorchModelHubMixin,
-    library_name="geoloc-embed",
-    tags=["location-encoder", "geospatial", "geoloc-embed"],
-    repo_url="https://pypi.org/project/geoloc-embed/",
-):
+class LocationEncoder(nn.Module, HubMixin):
     """A geographic location encoder e(x): (lon, lat) -> R^D.
 
     Example:
@@ -59,7 +53,6 @@ class LocationEncoder(
         elif not isinstance(config, LocationEncoderConfig):
             raise TypeError(f"config must be a LocationEncoderConfig or a dict, got {type(config).__name__}")
         self.config = config
-        self._hub_mixin_config = config
         self.position_encoder = build_position_encoder(config)
         in_dim = self.position_encoder.out_dim
         branches = self.position_encoder.num_branches
@@ -243,7 +236,7 @@ class LocationEncoder(
                                                            num_params=self.num_parameters()))
 
     @classmethod
-    def from_pretrained(  # type: ignore[override]
+    def from_pretrained(
         cls,
         pretrained_model_name_or_path: Union[str, os.PathLike],
         *,
