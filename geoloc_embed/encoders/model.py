@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from ..config import LocationEncoderConfig
 from ..errors import CoordinateError, GeolocEmbedError
 from ..hub_mixin import HubMixin
+from .inference import ChunkedInference
 from .networks import BranchSum, build_network
 from .positional import build_position_encoder
 
@@ -200,13 +201,23 @@ class LocationEncoder(nn.Module, HubMixin):
                 # write straight into ``out`` when it is a plain CPU array of the right dtype
                 direct = (target.type == "cpu" and out.dtype == np_dtype and out.flags.c_contiguous
                           and out.flags.writeable)
+                # CSP FFN models on the CPU: preallocated buffers, no per-chunk allocations
+                plan = (ChunkedInference(model, min(chunk, n)) if autocast_dtype is None
+                        and n > 0 and ChunkedInference.supports(model) else None)
                 for start in range(0, n, batch_size):
                     stop = min(start + batch_size, n)
                     batch = lonlat[start:stop].to(device=target, dtype=model.dtype)
                     result = (torch.from_numpy(out[start:stop]) if direct
                               else torch.empty((stop - start, width), dtype=model.dtype, device=target))
                     for lo in range(0, stop - start, chunk):
-                        result[lo:lo + chunk] = call(batch[lo:lo + chunk])
+                        rows = batch[lo:lo + chunk]
+                        if plan is None:
+                            result[lo:lo + chunk] = call(rows)
+                        elif head == "embed":
+                            plan(rows, result[lo:lo + chunk])
+                        else:
+                            embedding = plan(rows, plan.embedding_buffer(rows.shape[0]))
+                            torch.mm(embedding, model.class_head.weight.t(), out=result[lo:lo + chunk])
                     if not direct:
                         out[start:stop] = result.cpu().numpy()
                     if bar is not None:

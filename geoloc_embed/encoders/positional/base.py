@@ -68,6 +68,20 @@ class PositionEncoder(nn.Module):
                 setattr(self, name, master.to(buffer.device))
         return self
 
+    def forward_into(self, lonlat: Tensor, out: Tensor, workspace: Tensor) -> Tensor:
+        """Inference-only ``forward`` that may write into preallocated memory (no autograd).
+
+        Args:
+            lonlat: (n, 2) [lon, lat] degrees.
+            out: (n, out_dim) buffer in ``lonlat.dtype`` that the result may be written into.
+            workspace: float64 scratch buffer with at least ``n * out_dim`` elements.
+
+        Returns:
+            (n, out_dim) features equal to ``self(lonlat)``: ``out`` itself when the family has
+            an allocation-free path, otherwise a freshly computed tensor (the default).
+        """
+        return self(lonlat)
+
     def extra_repr(self) -> str:
         return f"out_dim={self.out_dim}"
 

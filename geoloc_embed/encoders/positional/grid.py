@@ -1,5 +1,7 @@
 """Space2Vec "grid" position encoder: the one used by every CSP result (csp-spec.md section 1.2)."""
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -17,14 +19,39 @@ class GridPositionEncoder(PositionEncoder):
     Output: (N, 4S) laid out coordinate-major, then scale, then (sin, cos):
     [sin(lon*w0), cos(lon*w0), sin(lon*w1), ..., sin(lat*w0), cos(lat*w0), ...].
     Phases are computed in float64 (csp-spec.md section 9 item 1).
+
+    On the CPU (and in float64) the phases of the whole row are formed in one pass as
+    ``x * w_s + (0 | pi/2)`` against frequencies repeated per (sin, cos) pair, so cos is
+    sin(phase + pi/2) exactly as in ``sin_cos_interleaved``, without a narrow broadcast.
     """
 
     def __init__(self, config: LocationEncoderConfig) -> None:
         super().__init__(config)
         freqs = geometric_frequencies(config.frequency_num, config.min_radius, config.max_radius)
         self.register_float64_buffer("frequencies", freqs)
+        # (2S,): [w0, w0, w1, w1, ...] and [0, pi/2, 0, pi/2, ...]
+        self.register_float64_buffer("paired_frequencies", freqs.repeat_interleave(2))
+        self.register_float64_buffer("paired_shifts",
+                                     torch.tensor([0.0, math.pi / 2], dtype=torch.float64).repeat(len(freqs)))
         self.out_dim = 4 * config.frequency_num
 
     def forward(self, lonlat: Tensor) -> Tensor:
-        phase = lonlat.to(torch.float64).unsqueeze(-1) * self.frequencies  # (N, 2, S)
-        return sin_cos_interleaved(phase, lonlat.dtype).reshape(lonlat.shape[0], self.out_dim)
+        n = lonlat.shape[0]
+        if lonlat.device.type != "cpu" and lonlat.dtype != torch.float64:
+            phase = lonlat.to(torch.float64).unsqueeze(-1) * self.frequencies  # (N, 2, S)
+            return sin_cos_interleaved(phase, lonlat.dtype).reshape(n, self.out_dim)
+        phase = torch.addcmul(self.paired_shifts, lonlat.to(torch.float64).unsqueeze(-1),
+                              self.paired_frequencies)  # (N, 2, 2S)
+        if torch.is_grad_enabled() and phase.requires_grad:
+            return torch.sin(phase).to(lonlat.dtype).reshape(n, self.out_dim)
+        return phase.sin_().to(lonlat.dtype).reshape(n, self.out_dim)
+
+    def forward_into(self, lonlat: Tensor, out: Tensor, workspace: Tensor) -> Tensor:
+        if lonlat.device.type != "cpu" and lonlat.dtype != torch.float64:
+            return self(lonlat)
+        n = lonlat.shape[0]
+        phase = workspace[: n * self.out_dim].view(n, 2, self.out_dim // 2)
+        torch.addcmul(self.paired_shifts, lonlat.unsqueeze(-1), self.paired_frequencies, out=phase)
+        phase.sin_()
+        out.view(n, 2, self.out_dim // 2).copy_(phase)
+        return out
