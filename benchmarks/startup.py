@@ -6,6 +6,7 @@ Every measurement runs in a fresh interpreter (repeated, median reported):
   interpreter start-up is excluded; the whole process wall time is reported as well);
 * ``LocationEncoder.from_pretrained(dir)`` of a small saved model directory (created here with
   ``save_pretrained`` in a temp dir), and the first ``encode`` of one point after it;
+* the same for the packaged default model, ``from_pretrained("csp-bluemarble")``;
 * ``python -X importtime -c "import torch; import geoloc_embed"``: the modules imported because of
   geoloc_embed (everything after torch), self time summed per top-level package, and the largest
   cumulative entries.
@@ -41,7 +42,7 @@ print(json.dumps({{"torch": t1 - t0, "geoloc_embed": t2 - t1,
 """
 
 _CHILD_LOAD = r"""
-import json, time
+import json, sys, time
 import torch
 import geoloc_embed as ge
 t0 = time.perf_counter()
@@ -49,7 +50,8 @@ model = ge.LocationEncoder.from_pretrained({path!r})
 t1 = time.perf_counter()
 model.encode([[2.35, 48.86]], order="lonlat")
 t2 = time.perf_counter()
-print(json.dumps({{"from_pretrained": t1 - t0, "first_encode": t2 - t1}}))
+print(json.dumps({{"from_pretrained": t1 - t0, "first_encode": t2 - t1,
+                  "huggingface_hub": "huggingface_hub" in sys.modules}}))
 """
 
 
@@ -102,11 +104,12 @@ def main() -> None:
                 f"embed_dim=32)).save_pretrained({model_dir!r})")
         subprocess.run([sys.executable, "-c", save], check=True, env=env)
 
-        torch_only, with_ge, loads = [], [], []
+        torch_only, with_ge, loads, packaged = [], [], [], []
         for _ in range(args.repeats):  # interleaved, so background load hits every case alike
             torch_only.append(run_child(_CHILD_IMPORT.format(with_ge=False), env))
             with_ge.append(run_child(_CHILD_IMPORT.format(with_ge=True), env))
             loads.append(run_child(_CHILD_LOAD.format(path=model_dir), env))
+            packaged.append(run_child(_CHILD_LOAD.format(path="csp-bluemarble"), env))
 
         importtime_runs = []
         for _ in range(args.repeats):
@@ -126,6 +129,9 @@ def main() -> None:
         ("process wall: python -c 'import torch; import geoloc_embed'", [r[1] for r in with_ge]),
         ("LocationEncoder.from_pretrained(dir) (small model)", [r[0]["from_pretrained"] for r in loads]),
         ("first encode() of one point after loading", [r[0]["first_encode"] for r in loads]),
+        ("LocationEncoder.from_pretrained('csp-bluemarble') (packaged default)",
+         [r[0]["from_pretrained"] for r in packaged]),
+        ("first encode() of one point after loading it", [r[0]["first_encode"] for r in packaged]),
     ]
     for label, values in rows:
         print(f"| {label} | {median(values) * ms:,.1f} | {min(values) * ms:,.1f} |")
@@ -134,6 +140,8 @@ def main() -> None:
     loaded = [name for name in ("huggingface_hub", "pyproj", "safetensors", "pandas", "shapely", "tqdm",
                                 "requests", "httpx") if flags.get(name)]
     print(f"\nmodules present after `import geoloc_embed`: {', '.join(loaded) or 'none of the optional ones'}")
+    hub_imported = any(r[0]["huggingface_hub"] for r in loads + packaged)
+    print(f"huggingface_hub imported by loading a local directory or the packaged model: {hub_imported}")
 
     # Per top-level package: self time summed over the modules imported after torch (median over runs).
     per_package = defaultdict(list)

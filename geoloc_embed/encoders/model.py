@@ -23,8 +23,9 @@ from .positional import build_position_encoder
 __all__ = ["LocationEncoder"]
 
 #: Rows processed at once inside ``encode``: small enough that the FFN's intermediates stay in
-#: the CPU cache (csp-spec.md section 9, "Speed"); large enough to keep a GPU busy.
-_CPU_CHUNK_ROWS = 2048
+#: the CPU cache (csp-spec.md section 9, "Speed"; 1024 measured best of 256-2048 for the CSP FFN on
+#: this project's 2-core VM with ``ChunkedInference``); large enough to keep a GPU busy.
+_CPU_CHUNK_ROWS = 1024
 _GPU_CHUNK_ROWS = 1 << 20
 
 
