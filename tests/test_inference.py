@@ -159,3 +159,16 @@ def test_an_activation_without_an_in_place_kernel_falls_back_correctly():
     with torch.no_grad():
         expected = model(torch.as_tensor(points, dtype=torch.float32)).numpy()
     np.testing.assert_array_equal(model.encode(points), expected)
+
+
+@pytest.mark.parametrize("layout", ["float64", "fortran"])
+def test_out_arrays_that_cannot_be_written_directly_still_get_the_result(layout):
+    model = perturbed_model("grid")
+    points = random_points(1500)
+    expected = model.encode(points)
+    if layout == "float64":
+        out = np.zeros((1500, model.embed_dim), dtype=np.float64)
+    else:
+        out = np.zeros((1500, model.embed_dim), dtype=np.float32, order="F")
+    assert model.encode(points, out=out) is out
+    np.testing.assert_array_equal(out, expected.astype(out.dtype))

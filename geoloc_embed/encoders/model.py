@@ -199,9 +199,10 @@ class LocationEncoder(nn.Module, HubMixin):
         try:
             with torch.inference_mode(), torch.autocast(device_type=target.type, dtype=autocast_dtype or
                                                         torch.bfloat16, enabled=autocast_dtype is not None):
-                # write straight into ``out`` when it is a plain CPU array of the right dtype
-                direct = (target.type == "cpu" and out.dtype == np_dtype and out.flags.c_contiguous
-                          and out.flags.writeable)
+                # a plain array of the compute dtype: the CPU computes straight into it and an
+                # accelerator copies its result into it once (no host temporary)
+                writable = out.dtype == np_dtype and out.flags.c_contiguous and out.flags.writeable
+                direct = target.type == "cpu" and writable
                 # CSP FFN models on the CPU: preallocated buffers, no per-chunk allocations
                 plan = (ChunkedInference(model, min(chunk, n)) if autocast_dtype is None
                         and n > 0 and ChunkedInference.supports(model) else None)
@@ -219,7 +220,9 @@ class LocationEncoder(nn.Module, HubMixin):
                         else:
                             embedding = plan(rows, plan.embedding_buffer(rows.shape[0]))
                             torch.mm(embedding, model.class_head.weight.t(), out=result[lo:lo + chunk])
-                    if not direct:
+                    if writable and not direct:
+                        torch.from_numpy(out[start:stop]).copy_(result)
+                    elif not direct:
                         out[start:stop] = result.cpu().numpy()
                     if bar is not None:
                         bar.update(stop - start)
