@@ -88,3 +88,50 @@ def test_dropout_only_in_training_and_only_in_hidden_layers():
     # dropout = 0 disables it in training too
     plain = build_network(_config(num_hidden_layers=1, dropout=0.0), 16).double().train()
     torch.testing.assert_close(plain(x), plain(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_inference_path_equals_autograd_path(dtype):
+    """Without autograd the layers apply the same kernels in place: bit-for-bit the same output,
+    in eval mode and (same seed, same dropout mask) in training mode."""
+    torch.manual_seed(4)
+    net = build_network(_config(siren_w0=1.5, dropout=0.5), 16).to(dtype)
+    x = torch.randn(33, 16, dtype=dtype)
+    for training in (False, True):
+        net.train(training)
+        torch.manual_seed(5)
+        recorded = net(x)
+        assert recorded.requires_grad
+        torch.manual_seed(5)
+        with torch.no_grad():
+            plain = net(x)
+        assert not plain.requires_grad
+        assert torch.equal(plain, recorded.detach())
+    # the in-place path must not touch its input (a feature tensor the caller may reuse)
+    net.eval()
+    before = x.clone()
+    with torch.inference_mode():
+        net(x)
+    assert torch.equal(x, before)
+
+
+def test_gradients_flow_in_training():
+    torch.manual_seed(6)
+    net = build_network(_config(num_hidden_layers=2, dropout=0.5), 16).train()
+    x = torch.randn(64, 16, requires_grad=True)
+    net(x).square().sum().backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None and bool(torch.isfinite(p.grad).all()) and float(p.grad.abs().sum()) > 0, name
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+@pytest.mark.filterwarnings("ignore:.*torch.jit.trace.*:DeprecationWarning")
+def test_tracing_keeps_out_of_place_ops():
+    """Export traces the network: the trace must hold the out-of-place sin (ONNX has no in-place ops)."""
+    net = build_network(_config(dropout=0.0), 16).eval()
+    x = torch.randn(5, 16)
+    with torch.no_grad():
+        traced = torch.jit.trace(net, (x,), check_trace=False)
+        assert torch.equal(traced(x), net(x))
+    graph = str(traced.inlined_graph)
+    assert "aten::sin(" in graph and "aten::sin_" not in graph and "aten::mul_" not in graph

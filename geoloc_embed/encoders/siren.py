@@ -32,6 +32,12 @@ __all__ = ["SirenLayer", "SirenNet"]
 _SIREN_C = 6.0
 
 
+def _is_compiling() -> bool:
+    """``torch.compiler.is_compiling()`` where it exists (torch >= 2.3), else False."""
+    is_compiling = getattr(torch.compiler, "is_compiling", None)
+    return bool(is_compiling()) if is_compiling is not None else False
+
+
 class SirenLayer(nn.Module):
     """Linear layer followed by ``sin(w0 * .)`` (or by nothing when ``activation=False``).
 
@@ -63,9 +69,29 @@ class SirenLayer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         out = F.linear(x, self.weight, self.bias)
+        if not self._records_autograd(x):
+            # Nothing to differentiate (inference, no_grad): the same kernels in place on the fresh
+            # linear output, two (N, out_dim) temporaries fewer per layer; bitwise the same values.
+            if self.dropout > 0 and self.training:
+                F.dropout(out, p=self.dropout, training=True, inplace=True)
+            if self.activation:
+                if self.w0 != 1.0:
+                    out.mul_(self.w0)
+                out.sin_()
+            return out
         if self.dropout > 0:
             out = F.dropout(out, p=self.dropout, training=self.training)
-        return torch.sin(self.w0 * out) if self.activation else out
+        if not self.activation:
+            return out
+        return torch.sin(out if self.w0 == 1.0 else self.w0 * out)  # 1.0 * out == out exactly
+
+    def _records_autograd(self, x: Tensor) -> bool:
+        """True when autograd records this call, or when it is traced or compiled (export keeps
+        the out-of-place ops)."""
+        if torch.jit.is_tracing() or torch.jit.is_scripting() or _is_compiling():
+            return True
+        return torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad
+                                            or self.bias.requires_grad)
 
     def extra_repr(self) -> str:
         return (f"in_dim={self.in_dim}, out_dim={self.out_dim}, w0={self.w0}, dropout={self.dropout}, "
