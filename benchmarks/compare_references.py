@@ -14,13 +14,18 @@ before any timing is printed), then times both, interleaved, best of ``--repeats
 3. SatCLIP spherical harmonics, L = 10 and 40: our float32 features vs the analytic (sympy
    generated, float64) ``SphericalHarmonics`` module shipped in the ``rangegeo`` wheel
    (``pip install --no-deps rangegeo``), features alone, 100,000 points, checked within 1e-4 for
-   |lat| < 30 deg. Skipped with a note when rangegeo is missing.
+   |lat| < 30 deg. Then the whole SatCLIP location encoder (SH + SIREN 512 x 2 -> 256, same
+   weights): our float32 ``encode`` vs rangegeo's ``LocationEncoder(SphericalHarmonics, SirenNet)``
+   in float64, as its checkpoint loader builds it, 20,000 points, embeddings checked within 1e-4
+   for |lat| < 30 deg. Skipped with a note when rangegeo is missing.
 
 Neither ``geoclip`` nor ``rangegeo`` is imported as a package (their ``__init__`` pull heavy
 dependencies): only the needed module files are loaded by path.
 
 Usage:
     python benchmarks/compare_references.py [--repeats 5] [--threads N] [--skip-satclip]
+                                            [--only {csp,geoclip,satclip}] [--sh-points 100000]
+                                            [--sh-model-points 20000]
 
 CPU timings on a small shared VM are noisy: compare ratios from the same run only.
 """
@@ -223,8 +228,32 @@ def load_rangegeo_sh():
     return load_module_by_path("_rangegeo_satclip_pe", directory, "spherical_harmonics")
 
 
-def compare_satclip_sh(n: int, repeats: int, degrees=(10, 40)) -> List[str]:
-    print(f"[3] SatCLIP spherical harmonics (features only), {n:,} points")
+def load_rangegeo_location_encoder(sh_module):
+    """rangegeo's ``satclip/location_encoder.py`` (LocationEncoder, SirenNet), loaded by path.
+
+    Its ``from . import positional_encoding`` is served by ``sh_module`` (no second copy of the
+    8 MB table); ``einops`` (used only by SIREN modulation, which SatCLIP does not use) is stubbed
+    when it is not installed.
+    """
+    if "_rangegeo_satclip.location_encoder" in sys.modules:
+        return sys.modules["_rangegeo_satclip.location_encoder"]
+    root = Path(importlib.metadata.distribution("rangegeo").locate_file("rangegeo")) / "satclip"
+    if "einops" not in sys.modules and importlib.util.find_spec("einops") is None:
+        einops = types.ModuleType("einops")
+
+        def rearrange(*args, **kwargs):
+            raise NotImplementedError("einops stub: SIREN modulation is not used by SatCLIP")
+
+        einops.rearrange = rearrange
+        sys.modules["einops"] = einops
+    positional_encoding = types.ModuleType("_rangegeo_satclip.positional_encoding")
+    positional_encoding.SphericalHarmonics = sh_module.SphericalHarmonics
+    return load_module_by_path("_rangegeo_satclip", root, "location_encoder",
+                               {"positional_encoding": positional_encoding})
+
+
+def compare_satclip_sh(n: int, repeats: int, degrees=(10, 40), model_points: int = 20000) -> List[str]:
+    print(f"[3] SatCLIP spherical harmonics: features ({n:,} points), then SH + SIREN models")
     try:
         module = load_rangegeo_sh()
     except Exception as exc:  # a broken third-party file must not sink the other comparisons
@@ -266,7 +295,52 @@ def compare_satclip_sh(n: int, repeats: int, degrees=(10, 40)) -> List[str]:
                     f"| {n / best['ours']:,.0f} | rangegeo SatCLIP SphericalHarmonics (f64) "
                     f"| {ms(best['theirs'])} | {n / best['theirs']:,.0f} "
                     f"| **{best['theirs'] / best['ours']:.1f}x** |")
+        if model_points > 0:
+            rows.append(compare_satclip_model(module, L, model_points, repeats if L < 40 else min(repeats, 3)))
     return rows
+
+
+def compare_satclip_model(sh_module, L: int, n: int, repeats: int) -> str:
+    """SH + SIREN embeddings: our float32 ``encode`` vs rangegeo's float64 SatCLIP location encoder."""
+    try:
+        module = load_rangegeo_location_encoder(sh_module)
+    except Exception as exc:  # a broken third-party file must not sink the other comparisons
+        print(f"  loading rangegeo's location_encoder failed: {exc!r}")
+        return f"| SatCLIP SH+SIREN L={L} | - | - | - | skipped: rangegeo location_encoder not loadable | - | - | - |"
+    config = ge.LocationEncoderConfig(position_encoder="spherical-harmonics", sh_degree=L, network="siren",
+                                      hidden_dim=512, num_hidden_layers=2, embed_dim=256)
+    torch.manual_seed(L)
+    model = ge.LocationEncoder(config).eval()
+    reference = module.LocationEncoder(
+        sh_module.SphericalHarmonics(legendre_polys=L, harmonics_calculation="analytic"),
+        module.get_neural_network("siren", input_dim=L * L, num_classes=256, dim_hidden=512, num_layers=2),
+    ).double().eval()                                   # as rangegeo's load_satclip_location_encoder builds it
+    reference.nnet.load_state_dict({k: v.double() for k, v in model.network.state_dict().items()})
+    points = random_points(n, seed=5)
+    band = random_points(min(n, 20000), seed=6, max_abs_lat=30.0)
+
+    def theirs_on(p: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return reference(torch.from_numpy(p).double()).numpy()
+
+    check_close(f"SH+SIREN L={L} ours f32 encode vs rangegeo f64 model, |lat|<30", model.encode(band),
+                theirs_on(band), 1e-4)
+    if L >= 40:
+        d = np.abs(model.encode(points[:5000]) - theirs_on(points[:5000])).max()
+        print(f"  note: SH+SIREN all latitudes at L={L}: max |diff| = {d:.2e} (rangegeo's SH table, see above)")
+    x64 = torch.from_numpy(points).double()
+
+    def ours() -> np.ndarray:
+        return model.encode(points)
+
+    def theirs() -> torch.Tensor:
+        with torch.no_grad():
+            return reference(x64)
+
+    best = interleaved_best({"ours": ours, "theirs": theirs}, repeats)
+    return (f"| SatCLIP SH+SIREN encode L={L} (512x2 -> 256) | {n:,} | {ms(best['ours'])} "
+            f"| {n / best['ours']:,.0f} | rangegeo SatCLIP LocationEncoder (f64, as loaded) "
+            f"| {ms(best['theirs'])} | {n / best['theirs']:,.0f} | **{best['theirs'] / best['ours']:.1f}x** |")
 
 
 # --------------------------------------------------------------------------- main
@@ -277,7 +351,11 @@ def main() -> int:
     parser.add_argument("--csp-points", type=int, default=65536)
     parser.add_argument("--geoclip-points", type=int, default=20000)
     parser.add_argument("--sh-points", type=int, default=100000)
+    parser.add_argument("--sh-model-points", type=int, default=20000,
+                        help="points for the SatCLIP SH + SIREN rows (0 skips them)")
     parser.add_argument("--skip-satclip", action="store_true")
+    parser.add_argument("--only", choices=("csp", "geoclip", "satclip"), default=None,
+                        help="run one comparison only (default: all)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -285,10 +363,12 @@ def main() -> int:
 
     rows: List[str] = []
     try:
-        rows += compare_csp(args.csp_points, args.repeats)
-        rows += compare_geoclip(args.geoclip_points, args.repeats)
-        if not args.skip_satclip:
-            rows += compare_satclip_sh(args.sh_points, args.repeats)
+        if args.only in (None, "csp"):
+            rows += compare_csp(args.csp_points, args.repeats)
+        if args.only in (None, "geoclip"):
+            rows += compare_geoclip(args.geoclip_points, args.repeats)
+        if args.only == "satclip" or (args.only is None and not args.skip_satclip):
+            rows += compare_satclip_sh(args.sh_points, args.repeats, model_points=args.sh_model_points)
     except CheckFailed as exc:
         print(f"CHECK FAILED: {exc}; no timings reported", file=sys.stderr)
         return 1
