@@ -8,6 +8,8 @@ before any timing is printed), then times both, interleaved, best of ``--repeats
    (csp-spec.md §1.2/§8): per forward the position encoding is computed in numpy float64 on the
    CPU, cast to a float32 tensor, then the same torch FFN (``model.network``). Batch 65,536, plus
    the pure two-matmul ceiling of the FFN shape (128 -> 512 -> 256). Tolerance 1e-5.
+   With ``--device cuda``, the same comparison on the accelerator (``compare_csp_device``): their
+   CPU numpy encoding + transfer + FFN on the device vs ours entirely on the device.
 2. GeoCLIP: ``from_pretrained("geoclip")`` vs the geoclip wheel's own ``LocationEncoder`` module
    (loaded by file path, its shipped weights). 20,000 points; GeoCLIP takes (lat, lon). Tolerance
    1e-4 (GeoCLIP's own float32 path rounds phases of ~6000 rad: ~2e-5 differences are expected).
@@ -25,7 +27,8 @@ dependencies): only the needed module files are loaded by path.
 Usage:
     python benchmarks/compare_references.py [--repeats 5] [--threads N] [--skip-satclip]
                                             [--only {csp,geoclip,satclip}] [--sh-points 100000]
-                                            [--sh-model-points 20000]
+                                            [--sh-model-points 20000] [--device cuda]
+                                            [--device-points 1048576]
 
 CPU timings on a small shared VM are noisy: compare ratios from the same run only.
 """
@@ -44,6 +47,9 @@ import numpy as np
 import torch
 
 import geoloc_embed as ge
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from encode_throughput import gemm_runs  # noqa: E402  (the same ceiling as the encode benchmark)
 
 
 class CheckFailed(RuntimeError):
@@ -123,27 +129,6 @@ def csp_authors_pe(lonlat32: np.ndarray, min_radius: float, max_radius: float, f
     return angles.reshape(len(coords), 4 * frequency_num)
 
 
-def gemm_ceiling_fns(n: int, in_dim: int, hidden: int, out_dim: int) -> Dict[str, Callable[[], None]]:
-    """The two matrix products alone (no bias/activation/LayerNorm), whole batch and 2048-row chunks."""
-    gen = torch.Generator().manual_seed(0)
-    w1, w2 = torch.randn(in_dim, hidden, generator=gen), torch.randn(hidden, out_dim, generator=gen)
-    x = torch.randn(n, in_dim, generator=gen)
-    h_full, y = torch.empty(n, hidden), torch.empty(n, out_dim)
-    chunk = 2048
-    h_chunk = torch.empty(chunk, hidden)
-
-    def whole() -> None:
-        torch.mm(x, w1, out=h_full)
-        torch.mm(h_full, w2, out=y)
-
-    def chunked() -> None:
-        for lo in range(0, n, chunk):
-            torch.mm(x[lo:lo + chunk], w1, out=h_chunk)
-            torch.mm(h_chunk, w2, out=y[lo:lo + chunk])
-
-    return {"ceiling (whole)": whole, "ceiling (chunked)": chunked}
-
-
 def compare_csp(n: int, repeats: int) -> List[str]:
     print(f"[1] CSP grid (csp-bluemarble), {n:,} points")
     model = ge.LocationEncoder.from_pretrained("csp-bluemarble").eval()
@@ -160,10 +145,10 @@ def compare_csp(n: int, repeats: int) -> List[str]:
         return model.encode(points)
 
     check_close("CSP ours vs authors' approach", ours(), authors().numpy(), 1e-5)
-    fns = {"ours": ours, "authors": authors, **gemm_ceiling_fns(n, 4 * cfg.frequency_num, cfg.hidden_dim,
-                                                                 cfg.embed_dim)}
-    best = interleaved_best(fns, repeats)
-    ceiling = min(best["ceiling (whole)"], best["ceiling (chunked)"])
+    ceilings = {f"ceiling ({name})": run for name, run in
+                gemm_runs(n, 4 * cfg.frequency_num, cfg.hidden_dim, cfg.embed_dim).items()}
+    best = interleaved_best({"ours": ours, "authors": authors, **ceilings}, repeats)
+    ceiling = min(best[name] for name in ceilings)
     return [
         f"| CSP grid encode | {n:,} | {ms(best['ours'])} | {n / best['ours']:,.0f} "
         f"| authors' approach (numpy f64 PE + same FFN) | {ms(best['authors'])} | {n / best['authors']:,.0f} "
@@ -171,6 +156,62 @@ def compare_csp(n: int, repeats: int) -> List[str]:
         f"| CSP grid encode | {n:,} | {ms(best['ours'])} | {n / best['ours']:,.0f} "
         f"| two-matmul ceiling 128->512->256 | {ms(ceiling)} | {n / ceiling:,.0f} "
         f"| {ceiling / best['ours']:.2f} of ceiling |",
+    ]
+
+
+def compare_csp_device(n: int, repeats: int, device: str) -> List[str]:
+    """CSP grid on an accelerator: ours on-device vs the authors' CPU numpy encoding + FFN on the device.
+
+    The authors' approach computes the position encoding in numpy float64 on the CPU every forward
+    and moves it to the device for the FFN (csp-spec.md sections 1.2 and 8). Two comparisons:
+    device tensor in and out (``model(x)`` vs their encoding + transfer + FFN), and NumPy in and
+    out (``encode(points, device=...)`` vs the same plus their copy back to the host).
+    """
+    print(f"[1] CSP grid (csp-bluemarble) on {device}, {n:,} points")
+    target = torch.device(device)
+    model = ge.LocationEncoder.from_pretrained("csp-bluemarble").to(target).eval()
+    cfg = model.config
+    points = random_points(n, seed=1)
+    points[:4] = [[180.0, 90.0], [-180.0, -90.0], [0.0, 0.0], [179.999, -0.001]]
+    on_device = torch.as_tensor(points, dtype=torch.float32, device=target)
+
+    def sync() -> None:
+        if target.type == "cuda":
+            torch.cuda.synchronize(target)
+
+    def authors() -> torch.Tensor:
+        with torch.no_grad():
+            pe = csp_authors_pe(points, cfg.min_radius, cfg.max_radius, cfg.frequency_num)
+            result = model.network(torch.from_numpy(pe).float().to(target))
+            sync()
+            return result
+
+    def authors_to_host() -> np.ndarray:
+        return authors().cpu().numpy()
+
+    def ours_forward() -> torch.Tensor:
+        with torch.inference_mode():
+            result = model(on_device)
+            sync()
+            return result
+
+    def ours_encode() -> np.ndarray:
+        return model.encode(points, device=target)
+
+    expected = authors_to_host()
+    check_close(f"CSP ours ({device} forward) vs authors' approach", ours_forward().cpu().numpy(), expected, 1e-5)
+    check_close(f"CSP ours ({device} encode) vs authors' approach", ours_encode(), expected, 1e-5)
+    best = interleaved_best({"ours forward": ours_forward, "authors": authors, "ours encode": ours_encode,
+                             "authors to host": authors_to_host}, repeats)
+    return [
+        f"| CSP grid forward on {device} (tensor in/out) | {n:,} | {ms(best['ours forward'])} "
+        f"| {n / best['ours forward']:,.0f} | authors' approach (numpy f64 PE on CPU + FFN on {device}) "
+        f"| {ms(best['authors'])} | {n / best['authors']:,.0f} "
+        f"| **{best['authors'] / best['ours forward']:.1f}x** |",
+        f"| CSP grid encode on {device} (NumPy in/out) | {n:,} | {ms(best['ours encode'])} "
+        f"| {n / best['ours encode']:,.0f} | the same, copied back to the host "
+        f"| {ms(best['authors to host'])} | {n / best['authors to host']:,.0f} "
+        f"| **{best['authors to host'] / best['ours encode']:.1f}x** |",
     ]
 
 
@@ -356,6 +397,10 @@ def main() -> int:
     parser.add_argument("--skip-satclip", action="store_true")
     parser.add_argument("--only", choices=("csp", "geoclip", "satclip"), default=None,
                         help="run one comparison only (default: all)")
+    parser.add_argument("--device", default=None,
+                        help="also time the CSP comparison on this accelerator (e.g. cuda); "
+                             "--device-points sets its batch")
+    parser.add_argument("--device-points", type=int, default=1 << 20)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -365,6 +410,8 @@ def main() -> int:
     try:
         if args.only in (None, "csp"):
             rows += compare_csp(args.csp_points, args.repeats)
+            if args.device:
+                rows += compare_csp_device(args.device_points, args.repeats, args.device)
         if args.only in (None, "geoclip"):
             rows += compare_geoclip(args.geoclip_points, args.repeats)
         if args.only == "satclip" or (args.only is None and not args.skip_satclip):
@@ -374,7 +421,8 @@ def main() -> int:
         return 1
 
     print()
-    print(f"CPU, float32, eval, {torch.get_num_threads()} threads, best of {args.repeats} interleaved rounds "
+    print(f"CPU{' and ' + args.device if args.device else ''}, float32, eval, {torch.get_num_threads()} threads, "
+          f"best of {args.repeats} interleaved rounds "
           "(at most 3 for SH L=40). Ratio = reference time / ours (>1: ours faster).")
     print()
     print("| what | points | ours ms | ours points/s | reference | ref ms | ref points/s | ratio |")

@@ -6,7 +6,10 @@
 # 1. python benchmarks/gpu_check.py: CPU-vs-CUDA agreement of every family, encode throughput in
 #    fp32/bf16 with and without torch.compile, peak GPU memory; Markdown table on stdout and in
 #    $OUT/gpu_check.md when OUT is set (plus gpu_check.json).
-# 2. if pytest is importable: the repository's CUDA/GPU tests (python -m pytest -q -m "not slow"
+# 2. python benchmarks/compare_references.py --only csp --device cuda: the CSP grid model against
+#    the authors' approach (numpy float64 encoding on the CPU, FFN on the GPU), outputs checked
+#    first; table also in $OUT/compare_csp_cuda.md.
+# 3. if pytest is importable: the repository's CUDA/GPU tests (python -m pytest -q -m "not slow"
 #    tests -k "cuda or gpu"), output also in $OUT/gpu_pytest.txt. "No tests collected" counts as a pass.
 # Sized to finish in under 5 minutes on one GPU (gpu_check.py has a 240 s time budget).
 # Exit status: non-zero when either step failed.
@@ -17,6 +20,17 @@ export HF_HUB_OFFLINE=1
 
 status=0
 python benchmarks/gpu_check.py "$@" || status=$?
+
+if python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+    table="${OUT:-/tmp}/compare_csp_cuda.md"
+    mkdir -p "$(dirname "$table")"
+    python benchmarks/compare_references.py --only csp --device cuda --device-points 262144 --repeats 3 \
+        2>&1 | tee "$table"
+    rc=${PIPESTATUS[0]}
+    [ "$rc" -ne 0 ] && status=$rc
+else
+    echo "no CUDA device: skipping the CSP comparison on the GPU"
+fi
 
 if python -c "import pytest" 2>/dev/null; then
     log="${OUT:-/tmp}/gpu_pytest.txt"
