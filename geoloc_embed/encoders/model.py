@@ -219,7 +219,7 @@ class LocationEncoder(nn.Module, HubMixin):
                             plan(rows, result[lo:lo + chunk])
                         else:
                             embedding = plan(rows, plan.embedding_buffer(rows.shape[0]))
-                            torch.mm(embedding, model.class_head.weight.t(), out=result[lo:lo + chunk])
+                            result[lo:lo + chunk] = model.class_logits(embedding)
                     if writable and not direct:
                         torch.from_numpy(out[start:stop]).copy_(result)
                     elif not direct:
