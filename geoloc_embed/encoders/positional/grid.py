@@ -1,12 +1,11 @@
 """Space2Vec "grid" position encoder: the one used by every CSP result (csp-spec.md section 1.2)."""
 
-import math
-
 import torch
 from torch import Tensor
 
 from ...config import LocationEncoderConfig
-from .base import PositionEncoder, geometric_frequencies, register_position_encoder, sin_cos_interleaved
+from .base import (_SIN_COS_SHIFT, PositionEncoder, geometric_frequencies, register_position_encoder,
+                   sin_cos_interleaved)
 
 __all__ = ["GridPositionEncoder"]
 
@@ -31,13 +30,17 @@ class GridPositionEncoder(PositionEncoder):
         self.register_float64_buffer("frequencies", freqs)
         # (2S,): [w0, w0, w1, w1, ...] and [0, pi/2, 0, pi/2, ...]
         self.register_float64_buffer("paired_frequencies", freqs.repeat_interleave(2))
-        self.register_float64_buffer("paired_shifts",
-                                     torch.tensor([0.0, math.pi / 2], dtype=torch.float64).repeat(len(freqs)))
+        self.register_float64_buffer("paired_shifts", _SIN_COS_SHIFT.repeat(len(freqs)))
         self.out_dim = 4 * config.frequency_num
+
+    @staticmethod
+    def _reduces_phases(lonlat: Tensor) -> bool:
+        """True on accelerators in float32/16: phases reduced mod 2 pi, sin/cos in ``lonlat.dtype``."""
+        return lonlat.device.type != "cpu" and lonlat.dtype != torch.float64
 
     def forward(self, lonlat: Tensor) -> Tensor:
         n = lonlat.shape[0]
-        if lonlat.device.type != "cpu" and lonlat.dtype != torch.float64:
+        if self._reduces_phases(lonlat):
             phase = lonlat.to(torch.float64).unsqueeze(-1) * self.frequencies  # (N, 2, S)
             return sin_cos_interleaved(phase, lonlat.dtype).reshape(n, self.out_dim)
         phase = torch.addcmul(self.paired_shifts, lonlat.to(torch.float64).unsqueeze(-1),
@@ -47,7 +50,7 @@ class GridPositionEncoder(PositionEncoder):
         return phase.sin_().to(lonlat.dtype).reshape(n, self.out_dim)
 
     def forward_into(self, lonlat: Tensor, out: Tensor, workspace: Tensor) -> Tensor:
-        if lonlat.device.type != "cpu" and lonlat.dtype != torch.float64:
+        if self._reduces_phases(lonlat):
             return self(lonlat)
         n = lonlat.shape[0]
         phase = workspace[: n * self.out_dim].view(n, 2, self.out_dim // 2)
