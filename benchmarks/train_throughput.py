@@ -132,6 +132,16 @@ def authors_finetune_steps(enc, data, batch, device):
 
 
 # --------------------------------------------------------------------------- ours
+def shuffled_batches(n: int, batch: int):
+    """Endless row-index batches for our loops: ``batch`` of ``n`` rows, reshuffled each epoch (seed 0),
+    the short last batch dropped (a whole epoch when n < batch)."""
+    generator = torch.Generator().manual_seed(0)
+    while True:
+        order = torch.randperm(n, generator=generator)
+        for b in range(max(n // batch, 1)):
+            yield order[b * batch:(b + 1) * batch]
+
+
 def ours_pretrain_steps(enc, proj, data, batch, device):
     locs, feats, _ = data
     model = ImageLocationModel(enc, feats.shape[1]).to(device)
@@ -145,15 +155,10 @@ def ours_pretrain_steps(enc, proj, data, batch, device):
     if device.type == "cpu":
         use_fast_cpu_dropout(model)  # what pretrain() does (fast_cpu_dropout=True)
     opt = make_adam(model.parameters(), 5e-4)
-    order_gen = torch.Generator().manual_seed(0)
-    order = torch.randperm(locs.shape[0], generator=order_gen)
-    b = 0
+    batches = shuffled_batches(locs.shape[0], batch)
     while True:
         t0, c0 = time.perf_counter(), time.process_time()
-        if (b + 1) * batch > order.shape[0]:
-            order, b = torch.randperm(locs.shape[0], generator=order_gen), 0
-        idx = order[b * batch:(b + 1) * batch]
-        b += 1
+        idx = next(batches)
         loss = step(idx, 0).total
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -172,15 +177,10 @@ def ours_finetune_steps(enc, data, batch, device):
     tl, ty = locs.to(device), labels.to(device)
     sampler = build_negative_sampler("sphericalold")
     gen = torch.Generator(device=device).manual_seed(0)
-    order_gen = torch.Generator().manual_seed(0)
-    order = torch.randperm(locs.shape[0], generator=order_gen)
-    b = 0
+    batches = shuffled_batches(locs.shape[0], batch)
     while True:
         t0, c0 = time.perf_counter(), time.process_time()
-        if (b + 1) * batch > order.shape[0]:
-            order, b = torch.randperm(locs.shape[0], generator=order_gen), 0
-        idx = order[b * batch:(b + 1) * batch].to(device)
-        b += 1
+        idx = next(batches).to(device)
         n = idx.shape[0]
         logits = model(torch.cat([tl[idx], sampler(n, gen)]))
         loss = presence_absence_loss(logits[:n], logits[n:], ty[idx]).total
