@@ -1,7 +1,9 @@
 """The wheel ships the package, py.typed and the top-level weights/ folder as geoloc_embed/weights."""
 
+import site
 import subprocess
 import sys
+import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -35,9 +37,17 @@ def test_wheel_contents(wheel):
 
 def test_installed_wheel_finds_packaged_weights(wheel, tmp_path):
     env_dir = tmp_path / "venv"
-    # system site-packages provide torch & co.; the wheel itself goes into the venv
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    # torch & co. come from the environment running the tests (a venv on a fresh machine, whose
+    # base interpreter has no torch): its site-packages go on the new venv's path through a .pth
+    # file, *after* the venv's own site-packages, so the installed wheel wins. Paths listed in a
+    # .pth file are not scanned for further .pth files, so the checkout's editable install stays off.
+    child_site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                     check=True, capture_output=True, text=True).stdout.strip())
+    parent_sites = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
+                                  *site.getsitepackages()])
+    (child_site / "zz_parent_environment.pth").write_text("\n".join(parent_sites) + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
                     "--no-index", "-q", str(wheel)], check=True)
     script = (
