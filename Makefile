@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make demo   embeds example points with the bundled default model, offline
-#   make test   runs the test suite (what CI's .ci/run calls)
+#   make test   runs the test suite (CI's .ci/run calls it after `make check`: ruff and mypy)
 # Both create .venv on first use and install torch==2.13.0 (CPU build) before the package,
 # because a bare `torch` requirement would pull a multi-GB CUDA build.
 
@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 PIP := $(PY) -m pip install --quiet
 
-.PHONY: demo test install install-test bench clean
+.PHONY: demo test check lint types install install-test bench clean
 
 # the package and its runtime dependencies
 $(VENV)/.installed: pyproject.toml
@@ -35,6 +35,19 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest
+
+# static checks: ruff (lint and import order) and mypy (types), pinned so results do not drift
+$(VENV)/.installed-check: $(VENV)/.installed-test
+	$(PIP) ruff==0.17.6 mypy==2.4.1
+	touch $@
+
+lint: $(VENV)/.installed-check
+	$(VENV)/bin/ruff check geoloc_embed tests benchmarks examples
+
+types: $(VENV)/.installed-check
+	$(VENV)/bin/mypy
+
+check: lint types
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/encode_throughput.py

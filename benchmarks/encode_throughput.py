@@ -16,10 +16,11 @@ import time
 
 import numpy as np
 import torch
+from representative_configs import representative_config
 
 import geoloc_embed as ge
 from geoloc_embed.coords import sample_uniform_sphere
-from representative_configs import representative_config
+
 
 def best_time(fn, repeats: int) -> float:
     fn()  # warm-up
@@ -144,8 +145,8 @@ def family_table(points: np.ndarray, repeats: int) -> None:
     n = len(points)
     ceiling = gemm_ceiling(n, 128, 512, 256, repeats)
     print(f"two-matmul ceiling (128 -> 512 -> 256): {ceiling:,.0f} points/s\n")
-    print(f"| position encoder | features | points/s | share of ceiling |")
-    print(f"|---|---:|---:|---:|")
+    print("| position encoder | features | points/s | share of ceiling |")
+    print("|---|---:|---:|---:|")
     grid_rate = None
     for family in ge.list_position_encoders():
         config = representative_config(family)

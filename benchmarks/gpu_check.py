@@ -36,8 +36,9 @@ DEVICE = "cuda"
 
 
 def build(family: str):
-    import geoloc_embed as ge
     from representative_configs import representative_config  # beside this script
+
+    import geoloc_embed as ge
 
     torch.manual_seed(0)
     return ge.LocationEncoder(representative_config(family)).eval()

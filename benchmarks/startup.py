@@ -166,7 +166,7 @@ def main() -> None:
     print("\nlargest cumulative imports (last run):\n")
     print("| module | depth | cumulative ms |")
     print("|---|---:|---:|")
-    for self_us, cumulative, depth, name in sorted(last, key=lambda r: -r[1])[:args.top]:
+    for _self_us, cumulative, depth, name in sorted(last, key=lambda r: -r[1])[:args.top]:
         print(f"| {name} | {depth} | {cumulative / 1000:,.1f} |")
 
 

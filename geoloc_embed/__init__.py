@@ -10,7 +10,6 @@ from . import coords
 from ._version import __version__
 from .config import LocationEncoderConfig
 from .encoders import LocationEncoder, list_networks, list_position_encoders
-from .registry import DEFAULT_MODEL, get_pretrained_spec, list_pretrained
 from .errors import (
     ConfigError,
     CoordinateError,
@@ -19,6 +18,7 @@ from .errors import (
     UnknownModelError,
     WeightsError,
 )
+from .registry import DEFAULT_MODEL, get_pretrained_spec, list_pretrained
 
 __all__ = [
     "__version__",

@@ -1,9 +1,10 @@
 """``LocationEncoderConfig``: the architecture of a location encoder, round-tripped through ``config.json``.
 
-The config is flat (one level of plain JSON values) so that it survives ``json`` and any
-tool that reads ``config.json`` (Hub model pages, other languages) unchanged. It names the position encoder family and the network and
-holds their hyperparameters; fields that a family does not use keep their defaults and are ignored.
-Provenance (license, data, metrics) is not architecture and lives in the registry instead.
+The config is flat (one level of plain JSON values) so that it survives ``json`` and any tool that
+reads ``config.json`` (Hub model pages, other languages) unchanged. It names the position encoder
+family and the network and holds their hyperparameters; fields that a family does not use keep their
+defaults and are ignored. Provenance (license, data, metrics) is not architecture and lives in the
+registry instead.
 """
 
 import dataclasses

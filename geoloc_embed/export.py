@@ -140,7 +140,7 @@ def _as_tuple(output: Any) -> tuple[Tensor, ...]:
 
 def _max_error(got: tuple[Any, ...], want: tuple[Tensor, ...]) -> float:
     worst = 0.0
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=False):
         g = torch.as_tensor(g, device="cpu").to(torch.float64)
         w = w.detach().cpu().to(torch.float64)
         if g.shape != w.shape:

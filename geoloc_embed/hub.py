@@ -309,8 +309,13 @@ def _ensure_dir(path: Path) -> Path:
 def _load_hf_hub(cls: Any, repo: str, *, revision: Optional[str], cache_dir: Any, local_files_only: Optional[bool],
                  force_download: bool, token: Any, map_location: Union[str, torch.device]) -> "LocationEncoder":
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import (EntryNotFoundError, HFValidationError, LocalEntryNotFoundError,
-                                        RepositoryNotFoundError, RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        HFValidationError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     from ._version import __version__
 

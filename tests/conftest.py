@@ -1,6 +1,5 @@
 """Shared test fixtures: offline by default, fixtures from ../shared when present."""
 
-import os
 from pathlib import Path
 
 import pytest

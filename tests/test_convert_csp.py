@@ -13,13 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import FIXTURES, fixture_path
 
 import geoloc_embed as ge
-from geoloc_embed.convert import build_model
-from geoloc_embed.convert import csp
+from geoloc_embed.convert import build_model, csp
 from geoloc_embed.errors import WeightsError
-
-from conftest import FIXTURES, fixture_path
 
 CSP_FILES = [
     "model_fmow_gridcell_0.0010_32_0.1000000_1_512_gelu_UNSUPER-contsoftmax_0.000050_1.000_1_0.100_TMP1.0000_"

@@ -243,7 +243,7 @@ def test_encoder_inference_matches_autograd_and_gradients_flow():
     plain = param_grads(lonlat)
     differentiable = lonlat.clone().requires_grad_()
     through = param_grads(differentiable)
-    for a, b in zip(plain, through):
+    for a, b in zip(plain, through, strict=False):
         assert torch.equal(a, b)
     assert differentiable.grad is not None and bool(torch.isfinite(differentiable.grad).all())
     assert float(differentiable.grad.abs().sum()) > 0

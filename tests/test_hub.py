@@ -19,13 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import fixture_path
 
 import geoloc_embed as ge
 from geoloc_embed import hub, registry
 from geoloc_embed.download import DownloadError, download_file, extract_member, safe_member_name
 from geoloc_embed.errors import PretrainedNotFoundError, UnknownModelError, WeightsError
-
-from conftest import fixture_path
 
 CSP_INAT = ("model_inat_2018_gridcell_0.0010_32_0.1000000_1_512_leakyrelu_UNSUPER-contsoftmax_0.000500_1.000_1_"
             "1.000_TMP20.0000_1.0000_1.0000.pth.tar")

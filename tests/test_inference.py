@@ -12,9 +12,9 @@ import pytest
 import torch
 
 import geoloc_embed as ge
+import geoloc_embed.encoders.model as model_module
 from geoloc_embed.encoders import build_position_encoder
 from geoloc_embed.encoders.inference import ChunkedInference
-import geoloc_embed.encoders.model as model_module
 
 NETWORK_VARIANTS = [
     {},  # CSP: 1 hidden layer, leakyrelu, LayerNorm
@@ -45,7 +45,8 @@ def random_points(n: int, seed: int = 0) -> np.ndarray:
 
 
 @pytest.mark.parametrize("position_encoder", ["grid", "theory", "sphere-c-plus", "rbf", "spherical-harmonics"])
-@pytest.mark.parametrize("overrides", NETWORK_VARIANTS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "csp")
+@pytest.mark.parametrize("overrides", NETWORK_VARIANTS,
+                         ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "csp")
 def test_encode_is_bitwise_forward(position_encoder, overrides):
     model = perturbed_model(position_encoder, **overrides)
     assert ChunkedInference.supports(model)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from geoloc_embed import LocationEncoder, LocationEncoderConfig
-from geoloc_embed.encoders.networks import CSPFeedForward, FCNet, MLP, BranchSum, make_activation
+from geoloc_embed.encoders.networks import MLP, BranchSum, CSPFeedForward, FCNet, make_activation
 
 
 def np_act(name, x):

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from conftest import FIXTURES, fixture_path
+
 from geoloc_embed import LocationEncoderConfig
 from geoloc_embed.encoders import build_position_encoder
 from geoloc_embed.errors import ConfigError, CoordinateError
@@ -391,7 +391,8 @@ def test_tile_refuses_huge_tables():
 
 def test_tile_torchspatial_single_cell_checkpoint():
     """TorchSpatial's tile_ffn defect: a one-cell table, every location gets the same embedding."""
-    path = fixture_path("torchspatial", "tile__model_fmow_tile_ffn_inception_v3_0.00182000_32_0.0000026_1_512_leakyrelu.pth.tar")
+    path = fixture_path("torchspatial",
+                        "tile__model_fmow_tile_ffn_inception_v3_0.00182000_32_0.0000026_1_512_leakyrelu.pth.tar")
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     state, params = checkpoint["state_dict"], checkpoint["params"]
     table = state["spa_enc.position_encoder.embedding.weight"]

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import fixture_path
 
 import geoloc_embed as ge
 from geoloc_embed import registry
@@ -12,8 +13,6 @@ from geoloc_embed.config import LocationEncoderConfig
 from geoloc_embed.convert import CONVERTERS
 from geoloc_embed.errors import UnknownModelError
 from geoloc_embed.registry import PretrainedSpec, get_pretrained_spec, list_pretrained
-
-from conftest import fixture_path
 
 NAMES = list_pretrained()
 KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

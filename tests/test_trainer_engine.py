@@ -47,7 +47,7 @@ def test_fused_forward_equals_three_separate_passes(loss):
     else:
         want = mc_loss(u, u2, v, neg_u, temperatures=cfg.temperatures, weights=cfg.mc_weights,
                        symmetric=loss == "mc-sym")
-    for a, b in zip(got, want):
+    for a, b in zip(got, want, strict=False):
         assert torch.allclose(a, b, atol=1e-6), (got, want)
 
 

@@ -19,7 +19,7 @@ def _norm(row):
 
 
 def _dot(a, b):
-    return sum(x * y for x, y in zip(a, b))
+    return sum(x * y for x, y in zip(a, b, strict=False))
 
 
 def _ce(logits, target):
@@ -68,7 +68,7 @@ def test_mc_loss_matches_hand_computation(tiny, taus, weights, symmetric):
     u, u2, v, neg = tiny
     out = mc_loss(u, u2, v, neg, temperatures=taus, weights=weights, symmetric=symmetric)
     ref = _mc_reference(u, u2, v, neg, taus, weights, symmetric)
-    for got, want in zip(out, ref):
+    for got, want in zip(out, ref, strict=False):
         assert float(got) == pytest.approx(want, rel=1e-10, abs=1e-12)
 
 

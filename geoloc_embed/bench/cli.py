@@ -51,7 +51,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the label cache")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads during the run (default 1: fastest for the small probe fits; 0 = torch's default)")
+                        help="torch threads during the run (default 1: fastest for the small probe fits; "
+                             "0 = torch's default)")
     parser.add_argument("--list", action="store_true", help="list the tasks and baselines, then exit")
     parser.set_defaults(func=run_from_args)
 

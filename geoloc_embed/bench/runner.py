@@ -397,7 +397,7 @@ def markdown_tables(result: BenchResult, config: BenchConfig) -> str:
                     valid = [v for v in means if v is not None]
                     best = (min(valid) if metric in LOWER_IS_BETTER else max(valid)) if valid else None
                     texts = []
-                    for c, v in zip(cells, means):
+                    for c, v in zip(cells, means, strict=False):
                         if c is None:
                             texts.append("–")
                             continue

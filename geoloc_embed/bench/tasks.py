@@ -606,7 +606,8 @@ class Timezone(Task):
     pip_name = "tzfpy"
     module = "tzfpy"
     source = "tzfpy 2.1.1 (timezone-boundary-builder polygons, data release 2026e, 444 zones)"
-    license = "MIT (tzfpy code); timezone-boundary-builder data: ODbL 1.0 (labels computed at run time, nothing bundled)"
+    license = ("MIT (tzfpy code); timezone-boundary-builder data: ODbL 1.0 "
+               "(labels computed at run time, nothing bundled)")
     resolution = "timezone-boundary-builder polygons (coastlines include territorial waters)"
     label_definition = "IANA zone name from tzfpy.get_tz(lon, lat); the nautical 'Etc/*' zones are dropped"
     caveats = ("Land (plus territorial waters) only. Hundreds of classes, many with few points; zone "
@@ -635,7 +636,8 @@ class Timezone(Task):
         lon = _wrap_lon(lonlat[:, 0]).tolist()
         lat = lonlat[:, 1].tolist()
         # tzfpy answers ~50k lookups per second; there is no vectorised entry point.
-        return np.fromiter((index.get(get(x, y), -1) for x, y in zip(lon, lat)), dtype=np.int64, count=len(lon))
+        labels = (index.get(get(x, y), -1) for x, y in zip(lon, lat, strict=True))
+        return np.fromiter(labels, dtype=np.int64, count=len(lon))
 
 
 # ====================================================================== point datasets

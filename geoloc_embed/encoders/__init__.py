@@ -1,8 +1,8 @@
 """Position encoders, networks and the ``LocationEncoder`` model."""
 
+from . import siren  # noqa: F401
 from .model import LocationEncoder
 from .networks import build_network, list_networks, register_network
-from . import siren  # noqa: F401
 from .positional import (
     PositionEncoder,
     build_position_encoder,

@@ -220,6 +220,6 @@ class BranchSum(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         chunks = torch.chunk(x, len(self.branches), dim=-1)
         out = self.branches[0](chunks[0])
-        for branch, chunk in zip(self.branches[1:], chunks[1:]):
+        for branch, chunk in zip(self.branches[1:], chunks[1:], strict=False):
             out = out + branch(chunk)
         return out

@@ -83,7 +83,7 @@ def pretrain_csp_mc(lonlat: Tensor, features: Tensor, config: LocationEncoderCon
             opt.step()
             sums += [float(t.detach()) for t in (terms.total, terms.b, terms.l, terms.d)]
             steps += 1
-        row = dict(zip(("loss", "loss_b", "loss_l", "loss_d"), (sums / max(steps, 1)).round(5).tolist()))
+        row = dict(zip(("loss", "loss_b", "loss_l", "loss_d"), (sums / max(steps, 1)).round(5).tolist(), strict=False))
         row.update(epoch=epoch + 1, seconds=round(time.time() - t0, 1))
         history.append(row)
         if log is not None:

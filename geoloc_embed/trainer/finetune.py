@@ -27,10 +27,10 @@ from .engine import (
     init_distributed,
     load_checkpoint,
     make_adam,
+    prepare_run_model,
     resolve_device,
     restore_dropout,
     rows,
-    prepare_run_model,
 )
 from .evaluate import evaluate
 from .losses import LossTerms, presence_absence_loss

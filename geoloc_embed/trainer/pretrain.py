@@ -27,10 +27,10 @@ from .engine import (
     gather_with_grad,
     init_distributed,
     make_adam,
+    prepare_run_model,
     resolve_device,
     restore_dropout,
     rows,
-    prepare_run_model,
 )
 from .losses import LossTerms, mc_loss, mse_loss, nce_loss
 from .samplers import build_negative_sampler

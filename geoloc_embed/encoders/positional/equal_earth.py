@@ -102,7 +102,7 @@ class EqualEarthRFFPositionEncoder(PositionEncoder):
         # ``b`` reaches |b| ~ 1000 for sigma = 256: never let .half()/.bfloat16() round it.
         saved = [branch.b for branch in self.branches]
         super()._apply(fn, recurse)
-        for branch, old in zip(self.branches, saved):
+        for branch, old in zip(self.branches, saved, strict=False):
             if branch.b.dtype not in (torch.float32, torch.float64):
                 branch.b = old.to(device=branch.b.device, dtype=torch.float32)
         return self

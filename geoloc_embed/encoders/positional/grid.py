@@ -4,8 +4,7 @@ import torch
 from torch import Tensor
 
 from ...config import LocationEncoderConfig
-from .base import (_SIN_COS_SHIFT, PositionEncoder, geometric_frequencies, register_position_encoder,
-                   sin_cos_interleaved)
+from .base import _SIN_COS_SHIFT, PositionEncoder, geometric_frequencies, register_position_encoder, sin_cos_interleaved
 
 __all__ = ["GridPositionEncoder"]
 

@@ -87,7 +87,8 @@ class RBFPositionEncoder(_PinnedDtypeBuffers):
     def __init__(self, config: LocationEncoderConfig) -> None:
         super().__init__(config)
         generator = torch.Generator().manual_seed(_RBF_ANCHOR_SEED)
-        self.register_buffer("anchors", sample_uniform_sphere(config.num_anchors, generator=generator, dtype=torch.float64))
+        anchors = sample_uniform_sphere(config.num_anchors, generator=generator, dtype=torch.float64)
+        self.register_buffer("anchors", anchors)
         self.out_dim = config.num_anchors
 
     @torch.no_grad()
