@@ -8,8 +8,10 @@ model was trained on.
 
 from . import coords
 from ._version import __version__
+from .architectures import list_models
 from .config import LocationEncoderConfig
 from .encoders import LocationEncoder, list_networks, list_position_encoders
+from .encoders.factory import create_model
 from .errors import (
     ConfigError,
     CoordinateError,
@@ -25,6 +27,8 @@ __all__ = [
     "coords",
     "LocationEncoder",
     "LocationEncoderConfig",
+    "create_model",
+    "list_models",
     "list_networks",
     "list_pretrained",
     "get_pretrained_spec",

@@ -19,6 +19,7 @@ def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
     if license_.lower() in ("none", "unknown", "unlicensed"):
         license_ = "other"  # Hugging Face's value for "no standard license"; the body says which
     name = getattr(spec, "name", None) or "location encoder"
+    family, network = config.position_encoder.family, config.network.name
     lines = [
         "---",
         f"license: {license_}",
@@ -26,7 +27,7 @@ def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
         "tags:",
         "- location-encoder",
         "- geospatial",
-        f"- {config.position_encoder}",
+        f"- {family}",
         "---",
         "",
         f"# {name}",
@@ -48,13 +49,12 @@ def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
         "",
         "Inputs to `encode` are degrees in the order you declare (`order=\"lonlat\"` or `\"latlon\"`);",
         "`forward` takes a (N, 2) tensor of [longitude, latitude] in degrees. Any normalisation the",
-        f"original model needs is done inside the `{config.position_encoder}` position encoder.",
+        f"original model needs is done inside the `{family}` position encoder.",
         "",
         "## Architecture",
         "",
-        f"- position encoder: `{config.position_encoder}`",
-        f"- network: `{config.network}` (hidden {config.hidden_dim} x {config.num_hidden_layers}, "
-        f"activation {config.activation}, dropout {config.dropout})",
+        f"- position encoder: `{family}` ({_fields(config.position_encoder.to_dict(), 'family')})",
+        f"- network: `{network}` ({_fields(config.network.to_dict(), 'name')})",
         f"- embedding size: {config.embed_dim}",
         f"- class head: {config.num_classes or 'none'}",
     ]
@@ -75,3 +75,8 @@ def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
     citation = getattr(spec, "citation", None) or CSP_CITATION
     lines += ["", "## Citation", "", "```bibtex", citation, "```", ""]
     return "\n".join(lines)
+
+
+def _fields(values: dict[str, Any], skip: str) -> str:
+    """``a=1, b=0.5`` for a sub-config's fields (or "no hyperparameters")."""
+    return ", ".join(f"{key}={value}" for key, value in values.items() if key != skip) or "no hyperparameters"

@@ -288,7 +288,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
             (out / "README.md").unlink()
         model.save_pretrained(out)
     config = model.config
-    print(f"wrote {out}: {config.position_encoder} + {config.network}, embed_dim {model.embed_dim}, "
+    print(f"wrote {out}: {config.position_encoder.family} + {config.network.name}, embed_dim {model.embed_dim}, "
           f"classes {config.num_classes}", file=sys.stderr)
     return 0
 

@@ -224,17 +224,7 @@ def _check_expected(spec: "PretrainedSpec", config: Any, source_file: Path) -> N
     if spec.config is not None and spec.config != config:
         raise WeightsError(f"{source_file}: converted architecture differs from the registry's config for "
                            f"{spec.name!r}; the file is not the one registered")
-    wrong = []
-    for key, value in spec.expected.items():
-        actual = getattr(config, key, None)
-        if actual is None:
-            continue
-        if isinstance(value, float) or isinstance(actual, float):
-            same = abs(float(actual) - float(value)) <= 1e-9 * max(1.0, abs(float(value)))
-        else:
-            same = actual == value
-        if not same:
-            wrong.append(f"{key}={actual!r} (expected {value!r})")
+    wrong = config.mismatches(spec.expected)
     if wrong:
         raise WeightsError(f"{source_file} does not look like {spec.name!r}: {', '.join(wrong)}. It is another "
                            "checkpoint, or the upstream file changed; delete it and download it again")

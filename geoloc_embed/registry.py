@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional
 
-from .config import LocationEncoderConfig
+from .config import CSPFFNConfig, GridConfig, LocationEncoderConfig
 from .errors import UnknownModelError
 
 __all__ = [
@@ -71,7 +71,9 @@ class PretrainedSpec:
         sha256: lowercase hex sha256 of the downloaded file when knowable.
         member_sha256: sha256 of the extracted archive member when knowable.
         size_bytes: size of the downloaded file when known.
-        expected: key hyperparameters/shapes the converted model must have (checked after conversion).
+        expected: key hyperparameters the converted config must have (checked after conversion): a
+            partial format-2 config dict, e.g. ``{"position_encoder": {"family": "grid"}, "num_classes": 62}``
+            (``LocationEncoderConfig.mismatches``).
         keep_class_head: False drops the checkpoint's class head (untrained in pre-training-only files).
         metrics: reported metrics, ``{task: {metric: value}}``.
         homepage: paper or project page.
@@ -122,6 +124,10 @@ class PretrainedSpec:
             raise ValueError(f"{self.name}: a pip-wheel source needs pip_package and filename")
         if self.source == "packaged" and self.config is None:
             raise ValueError(f"{self.name}: packaged weights need their config in the registry")
+        stray = sorted(set(self.expected) - {"position_encoder", "network", "num_classes"})
+        if stray:
+            raise ValueError(f"{self.name}: expected takes position_encoder, network and num_classes "
+                             f"(a partial format-2 config), got {stray}")
 
     @property
     def source_url(self) -> Optional[str]:
@@ -138,7 +144,7 @@ class PretrainedSpec:
     def embed_dim(self) -> Optional[int]:
         if self.config is not None:
             return self.config.embed_dim
-        value = self.expected.get("embed_dim")
+        value = self.expected.get("network", {}).get("embed_dim")
         return int(value) if value is not None else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,8 +198,8 @@ _CSP_RAW_DEGREES = ("(lon, lat) in raw degrees, lon first; no scaling (CSP's con
 _CSP_NOTES = ("The CSP authors published no license: the weights are downloaded from the authors' Dropbox link "
               "on your machine and converted locally; they are never redistributed by geoloc-embed.")
 
-_CSP_GRID = {"position_encoder": "grid", "frequency_num": 32, "min_radius": 0.1, "max_radius": 360.0,
-             "network": "csp-ffn", "num_hidden_layers": 1, "hidden_dim": 512, "embed_dim": 256}
+_CSP_GRID_PE = {"family": "grid", "frequency_num": 32, "min_radius": 0.1, "max_radius": 360.0}
+_CSP_FFN = {"name": "csp-ffn", "num_hidden_layers": 1, "hidden_dim": 512, "embed_dim": 256}
 
 _SPECS: dict[str, PretrainedSpec] = {}
 _ALIASES: dict[str, str] = {}
@@ -235,7 +241,8 @@ def _csp(name: str, dataset: str, act: str, member: str, finetuned: bool, classe
                      f"trained on {pretty}: {what}."),
         coordinate_convention=_CSP_RAW_DEGREES,
         training_data=f"{pretty} training locations paired with {image}",
-        expected={**_CSP_GRID, "activation": act, **({"num_classes": classes} if finetuned else {})},
+        expected={"position_encoder": _CSP_GRID_PE, "network": {**_CSP_FFN, "activation": act},
+                  **({"num_classes": classes} if finetuned else {})},
         keep_class_head=finetuned,
         metrics=metrics,
         notes=_CSP_NOTES + ("" if not finetuned else
@@ -357,10 +364,12 @@ def _register_torchspatial() -> None:
         dataset = original.split("_")[1]
         classes = 62 if dataset == "fmow" else 100
         decoded = parse_model_file_name(original)
-        expected: dict[str, Any] = {"position_encoder": _TS_FAMILY.get(tag, tag), "network": "csp-ffn",
-                                    "embed_dim": 256, "num_classes": classes,
-                                    "num_hidden_layers": decoded["num_hidden_layer"],
-                                    "hidden_dim": decoded["hidden_dim"], "activation": decoded["spa_f_act"]}
+        expected: dict[str, Any] = {
+            "position_encoder": {"family": _TS_FAMILY.get(tag, tag)},
+            "network": {"name": "csp-ffn", "embed_dim": 256, "num_hidden_layers": decoded["num_hidden_layer"],
+                        "hidden_dim": decoded["hidden_dim"], "activation": decoded["spa_f_act"]},
+            "num_classes": classes,
+        }
         notes = ""
         description = (f"TorchSpatial supervised location encoder ({tag} position encoding + CSP FFN) trained as a "
                        f"geo-prior on {dataset}; task-specific, with its {classes}-class head.")
@@ -409,7 +418,7 @@ register_pretrained(PretrainedSpec(
     coordinate_convention=("(lat, lon) degrees, LATITUDE FIRST, projected to Equal Earth inside the encoder; "
                            "geoloc-embed takes (lon, lat) and reorders internally"),
     training_data="MP-16 (4.7 M geo-tagged Flickr images), CLIP ViT-L/14 image features",
-    expected={"embed_dim": 512, "position_encoder": "equal-earth-rff"},
+    expected={"position_encoder": {"family": "equal-earth-rff"}, "network": {"name": "mlp", "embed_dim": 512}},
     metrics={"im2gps3k (paper)": {"acc@1km": 14.1, "acc@25km": 34.5, "acc@200km": 50.7,
                                   "acc@750km": 69.7, "acc@2500km": 83.8}},
     notes=("Also published as safetensors on Hugging Face (VicenteVivanco/geoclip-location-encoder), in GeoCLIP's "
@@ -436,8 +445,8 @@ for _backbone, _pretty in _SATCLIP_BACKBONES.items():
                          "Lightning checkpoint is read without executing pickled code."),
             coordinate_convention="(lon, lat) degrees, float64 in the original code",
             training_data="S2-100K: 100k Sentinel-2 tiles sampled uniformly over land (torchgeo/s2-100k)",
-            expected={"embed_dim": 256, "position_encoder": "spherical-harmonics", "sh_degree": _degree,
-                      "network": "siren"},
+            expected={"position_encoder": {"family": "spherical-harmonics", "sh_degree": _degree},
+                      "network": {"name": "siren", "embed_dim": 256}},
             notes="The model card marks SatCLIP as not intended for production use.",
         ))
 del _backbone, _pretty, _degree
@@ -463,12 +472,12 @@ register_pretrained(PretrainedSpec(
         "No benchmark labels. Recipe: examples/pretrain_bluemarble.py --seed 0 --threads 2."),
     redistributable=True,
     config=LocationEncoderConfig(
-        position_encoder="grid", frequency_num=32, min_radius=0.1, max_radius=360.0,
-        network="csp-ffn", hidden_dim=512, num_hidden_layers=1, embed_dim=256,
-        activation="gelu", dropout=0.5, use_layernorm=True, skip_connection=True),
+        position_encoder=GridConfig(frequency_num=32, min_radius=0.1, max_radius=360.0),
+        network=CSPFFNConfig(hidden_dim=512, num_hidden_layers=1, embed_dim=256, activation="gelu", dropout=0.5,
+                             use_layernorm=True, skip_connection=True)),
     sha256="b79d865123b6f728b28ce48334803e98ecf95fe71c54741a9be851e4b874a5a2",
     size_bytes=794224,
-    expected={"embed_dim": 256, "frequency_num": 32, "num_parameters": 198400},
+    expected={"position_encoder": {"family": "grid", "frequency_num": 32}, "network": {"embed_dim": 256}},
     keep_class_head=False,
     metrics={
         "koppen_fewshot_blocked_acc_finetuned": {"5%": 81.5, "10%": 83.1, "20%": 83.7, "100%": 85.3},

@@ -51,8 +51,8 @@ from typing import Any, Mapping, Optional, Union
 import torch
 from torch import Tensor
 
-from ..config import LocationEncoderConfig
-from ..errors import WeightsError
+from ..config import LocationEncoderConfig, network_config, position_encoder_config
+from ..errors import ConfigError, WeightsError
 
 __all__ = [
     "convert",
@@ -61,7 +61,6 @@ __all__ = [
     "parse_model_file_name",
     "ENCODER_TYPES",
     "UNSUPPORTED_ENCODER_TYPES",
-    "feature_dim",
 ]
 
 logger = logging.getLogger(__name__)
@@ -192,30 +191,23 @@ def _layer_indices(state: Mapping[str, Tensor], pattern: str) -> list[int]:
     return sorted(found)
 
 
-def feature_dim(family: str, config: LocationEncoderConfig) -> Optional[int]:
-    """Width of the position-encoder output for ``family`` (None when it comes from the weights)."""
-    s = config.frequency_num
-    return {
-        "grid": 4 * s,
-        "theory": 6 * s,
-        "sphere-c": 3 * s,
-        "sphere-c-plus": 6 * s,
-        "sphere-m": 5 * s,
-        "sphere-m-plus": 8 * s,
-        "dfs": 4 * s * s + 4 * s,
-        "xyz": 3,
-        "nerf": 6 * config.nerf_levels,
-        "wrap": 4,
-        "rff": s,
-        "tile": getattr(config, "tile_embed_dim", None),
-    }.get(family)
-
-
 def _param(params: Mapping[str, Any], *names: str, default: Any = None) -> Any:
     for name in names:
         if name in params and params[name] is not None:
             return params[name]
     return default
+
+
+def _flag(params: Mapping[str, Any], name: str, default: bool, source: str) -> bool:
+    """A boolean argparse flag: a bool, or the authors' "T"/"F" strings (never truthiness of a string)."""
+    value = _param(params, name, default=default)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("t", "true"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("f", "false"):
+        return False
+    raise WeightsError(f"{source}: params[{name!r}] = {value!r} is not a boolean (expected True/False or 'T'/'F')")
 
 
 def convert_checkpoint(checkpoint: Mapping[str, Any], source: str = "<checkpoint>"
@@ -234,12 +226,13 @@ def convert_checkpoint(checkpoint: Mapping[str, Any], source: str = "<checkpoint
     state = {k: v for k, v in state.items() if not k.startswith(_DROPPED_PREFIXES)}
 
     out: dict[str, Tensor] = {}
-    fields: dict[str, Any] = {"position_encoder": family}
+    net_fields: dict[str, Any] = {}
+    num_classes = 0
     consumed: set[str] = set()
 
     if "class_emb.weight" in state:
         out["class_head.weight"] = state["class_emb.weight"]
-        fields["num_classes"] = int(state["class_emb.weight"].shape[0])
+        num_classes = int(state["class_emb.weight"].shape[0])
         consumed.add("class_emb.weight")
     if "class_emb.bias" in state:
         raise WeightsError(f"{source}: class_emb has a bias; CSP class heads are bias-free and this variant "
@@ -250,12 +243,12 @@ def convert_checkpoint(checkpoint: Mapping[str, Any], source: str = "<checkpoint
     uses_fcnet = enc_type in _FCNET_TYPES and ("feats.0.weight" in state or not any(
         k.startswith("spa_enc.ffn.") for k in state))
     if uses_fcnet:
-        in_dim, embed_dim = _map_fcnet(state, out, consumed, fields, source)
-        fields["network"] = "fcnet"
+        in_dim, embed_dim = _map_fcnet(state, out, consumed, net_fields, source)
+        network = "fcnet"
     else:
-        in_dim, embed_dim = _map_ffn(state, out, consumed, fields, params, source)
-        fields["network"] = "csp-ffn"
-    fields["embed_dim"] = embed_dim
+        in_dim, embed_dim = _map_ffn(state, out, consumed, net_fields, params, source)
+        network = "csp-ffn"
+    net_fields["embed_dim"] = embed_dim
 
     # position-encoder tensors (rff dirvec/shift, tile embedding)
     for key, value in state.items():
@@ -268,17 +261,18 @@ def convert_checkpoint(checkpoint: Mapping[str, Any], source: str = "<checkpoint
         raise WeightsError(f"{source}: unexpected tensors for a {enc_type!r} encoder: {leftover[:8]}; this "
                            "checkpoint variant is not supported by the CSP converter")
 
-    fields.update(_family_fields(family, enc_type, params, state, in_dim, source))
+    pe_fields = _family_fields(family, enc_type, params, state, in_dim, source)
     try:
-        config = LocationEncoderConfig(**fields)
-    except Exception as exc:  # ConfigError: re-raise naming the file
+        config = LocationEncoderConfig(position_encoder=position_encoder_config(family, **pe_fields),
+                                       network=network_config(network, **net_fields), num_classes=num_classes)
+    except ConfigError as exc:  # re-raise naming the file
         raise WeightsError(f"{source}: cannot build a config from params ({exc})") from exc
 
-    expected = feature_dim(family, config)
-    if expected is not None and expected != in_dim:
+    expected = config.position_encoder.feature_dim
+    if expected != in_dim:
         raise WeightsError(
             f"{source}: the first layer takes {in_dim} features but a {family!r} encoder with these params "
-            f"produces {expected} (frequency_num={config.frequency_num}); params and weights disagree")
+            f"produces {expected} ({config.position_encoder}); params and weights disagree")
     if embed_dim != _param(params, "num_filts", default=embed_dim):
         logger.warning("%s: embedding size from the weights (%d) differs from params['num_filts'] (%s); "
                        "using the weights", source, embed_dim, params.get("num_filts"))
@@ -317,8 +311,8 @@ def _map_ffn(state: Mapping[str, Tensor], out: dict[str, Tensor], consumed: set[
         hidden_dim=hidden[0] if hidden else int(_param(params, "hidden_dim", default=512)),
         activation=str(_param(params, "spa_f_act", default="relu")).lower(),
         dropout=float(_param(params, "dropout", default=0.5)),
-        use_layernorm=has_ln[0] if has_ln else bool(_param(params, "use_layn", default=True)),
-        skip_connection=bool(_param(params, "skip_connection", default=True)),
+        use_layernorm=has_ln[0] if has_ln else _flag(params, "use_layn", True, source),
+        skip_connection=_flag(params, "skip_connection", True, source),
     )
     return int(weights[0].shape[1]), int(weights[-1].shape[0])
 
@@ -339,9 +333,9 @@ def _map_fcnet(state: Mapping[str, Tensor], out: dict[str, Tensor], consumed: se
                 key = f"feats.{k}.{theirs}.{part}"
                 out[f"network.blocks.{n}.{ours}.{part}"] = state[key]
                 consumed.add(key)
-    # geo_prior's ResLayer hard-codes ReLU and nn.Dropout() (p = 0.5) whatever params say.
-    fields.update(num_hidden_layers=len(blocks), hidden_dim=int(state["feats.0.weight"].shape[0]),
-                  activation="relu", dropout=0.5)
+    # geo_prior's ResLayer hard-codes ReLU and nn.Dropout() (p = 0.5) whatever params say; the width
+    # (feats.0's output) is the embedding size.
+    fields.update(num_hidden_layers=len(blocks), activation="relu", dropout=0.5)
     return int(state["feats.0.weight"].shape[1]), int(state["feats.0.weight"].shape[0])
 
 
@@ -385,9 +379,7 @@ def _family_fields(family: str, enc_type: str, params: Mapping[str, Any], state:
             tile_size = float(max(map_range[1] - map_range[0], map_range[3] - map_range[2]))
         else:
             tile_size = float(_param(params, "tile_size", default=1.0))
-        embed_field = ("tile_embed_dim" if "tile_embed_dim" in LocationEncoderConfig.__dataclass_fields__
-                       else "frequency_num")
-        fields.update(map_range=map_range, tile_size=tile_size, **{embed_field: int(weight.shape[1])})
+        fields.update(map_range=map_range, tile_size=tile_size, tile_embed_dim=int(weight.shape[1]))
     return fields
 
 

@@ -27,8 +27,8 @@ from typing import Union
 import torch
 from torch import Tensor
 
-from ..config import LocationEncoderConfig
-from ..errors import WeightsError
+from ..config import EqualEarthRFFConfig, LocationEncoderConfig, MLPConfig
+from ..errors import ConfigError, WeightsError
 
 __all__ = ["GEOCLIP_SIGMAS", "WEIGHTS_RELPATH", "convert", "convert_state_dict", "find_geoclip_weights"]
 
@@ -111,19 +111,14 @@ def convert_state_dict(state: "dict[str, Tensor]", source: str = "<state dict>"
         if len(entries) != expected_keys:
             raise WeightsError(f"{source}: GeoCLIP branch {i} has {len(entries)} tensors, expected {expected_keys}")
     sigmas = tuple(_infer_sigma(state[f"LocEnc{i}.capsule.0.b"]) for i in range(num_branches))
-    config = LocationEncoderConfig(
-        position_encoder="equal-earth-rff",
-        rff_sigmas=sigmas,
-        rff_features=features,
-        network="mlp",
-        hidden_dim=hidden_dim,
-        num_hidden_layers=num_hidden,
-        activation="relu",
-        dropout=0.0,
-        embed_dim=embed_dim,
-        use_layernorm=False,
-        skip_connection=False,
-    )
+    try:
+        config = LocationEncoderConfig(
+            position_encoder=EqualEarthRFFConfig(rff_sigmas=sigmas, rff_features=int(features)),
+            network=MLPConfig(hidden_dim=int(hidden_dim), num_hidden_layers=num_hidden, activation="relu",
+                              dropout=0.0, embed_dim=int(embed_dim)),
+        )
+    except ConfigError as exc:
+        raise WeightsError(f"{source}: cannot build a config from the weights' shapes ({exc})") from exc
     return config, {k: v.detach().clone() for k, v in out.items()}
 
 

@@ -33,8 +33,8 @@ from typing import Any, Union
 import torch
 from torch import Tensor
 
-from ..config import LocationEncoderConfig
-from ..errors import WeightsError
+from ..config import LocationEncoderConfig, SirenConfig, SphericalHarmonicsConfig
+from ..errors import ConfigError, WeightsError
 
 __all__ = ["LOCATION_PREFIXES", "SAFE_GLOBALS", "convert", "convert_checkpoint"]
 
@@ -131,20 +131,15 @@ def convert_checkpoint(checkpoint: Mapping[str, Any], source: str = "<checkpoint
                                f"hyper_parameters (legendre_polys={legendre_polys}, capacity={capacity}, "
                                f"embed_dim={embed_dim})")
 
-    config = LocationEncoderConfig(
-        position_encoder="spherical-harmonics",
-        sh_degree=legendre_polys,
-        network="siren",
-        hidden_dim=capacity,
-        num_hidden_layers=num_hidden_layers,
-        embed_dim=embed_dim,
-        siren_w0=1.0,
-        siren_w0_initial=30.0,
-        dropout=0.5,
-        activation="sine",
-        use_layernorm=False,
-        skip_connection=False,
-    )
+    try:
+        # SatCLIP's SirenNet: w0 = 1, w0_initial = 30, dropout=True (p = 0.5), as in satclip/location_encoder.py
+        config = LocationEncoderConfig(
+            position_encoder=SphericalHarmonicsConfig(sh_degree=legendre_polys),
+            network=SirenConfig(hidden_dim=capacity, num_hidden_layers=num_hidden_layers, embed_dim=embed_dim,
+                                siren_w0=1.0, siren_w0_initial=30.0, dropout=0.5),
+        )
+    except ConfigError as exc:
+        raise WeightsError(f"{source}: cannot build a config from hyper_parameters ({exc})") from exc
     return config, {f"network.{k}": v.detach().clone() for k, v in net.items()}
 
 

@@ -55,14 +55,14 @@ class LocationEncoder(nn.Module, HubMixin):
         elif not isinstance(config, LocationEncoderConfig):
             raise TypeError(f"config must be a LocationEncoderConfig or a dict, got {type(config).__name__}")
         self.config = config
-        self.position_encoder = build_position_encoder(config)
+        self.position_encoder = build_position_encoder(config.position_encoder)
         in_dim = self.position_encoder.out_dim
         branches = self.position_encoder.num_branches
         if branches > 1:
             self.network: nn.Module = BranchSum(
-                [build_network(config, in_dim // branches) for _ in range(branches)])
+                [build_network(config.network, in_dim // branches) for _ in range(branches)])
         else:
-            self.network = build_network(config, in_dim)
+            self.network = build_network(config.network, in_dim)
         self.embed_dim: int = self.network.out_dim
         self.class_head = (nn.Linear(self.embed_dim, config.num_classes, bias=False)
                            if config.num_classes > 0 else None)

@@ -1,14 +1,15 @@
 """Networks that turn position-encoder features into embeddings, and their registry.
 
-Every network is built as ``build_network(config, in_dim)`` and maps (N, in_dim) -> (N, out_dim).
+Every network is built from its typed config as ``build_network(config, in_dim)`` (config: a
+``geoloc_embed.config.NetworkConfig`` such as ``CSPFFNConfig``) and maps (N, in_dim) -> (N, out_dim).
 """
 
-from typing import Callable
+from typing import Any, Callable, Union
 
 import torch
 from torch import Tensor, nn
 
-from ..config import LocationEncoderConfig
+from ..config import CSPFFNConfig, FCNetConfig, LocationEncoderConfig, MLPConfig, NetworkConfig
 from ..errors import ConfigError
 
 __all__ = [
@@ -22,12 +23,16 @@ __all__ = [
     "BranchSum",
 ]
 
-NetworkBuilder = Callable[[LocationEncoderConfig, int], nn.Module]
+NetworkBuilder = Callable[[Any, int], nn.Module]
 _REGISTRY: dict[str, NetworkBuilder] = {}
 
 
 def register_network(name: str) -> Callable[[NetworkBuilder], NetworkBuilder]:
-    """Decorator: register ``builder(config, in_dim) -> nn.Module`` (with an ``out_dim`` attribute)."""
+    """Decorator: register ``builder(config, in_dim) -> nn.Module`` (with an ``out_dim`` attribute).
+
+    ``name`` is the ``NetworkConfig.name`` of the config class the builder takes (registered with
+    ``geoloc_embed.config.register_network_config``).
+    """
 
     def decorator(builder: NetworkBuilder) -> NetworkBuilder:
         if name in _REGISTRY:
@@ -43,13 +48,18 @@ def list_networks() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build_network(config: LocationEncoderConfig, in_dim: int) -> nn.Module:
-    """Instantiate the network named by ``config.network`` for ``in_dim`` input features."""
+def build_network(config: Union[NetworkConfig, LocationEncoderConfig], in_dim: int) -> nn.Module:
+    """Instantiate the network of a typed network config (or of a model config's ``network``) for ``in_dim`` inputs."""
+    if isinstance(config, LocationEncoderConfig):
+        config = config.network
+    if not isinstance(config, NetworkConfig):
+        raise TypeError(f"build_network needs a NetworkConfig (e.g. CSPFFNConfig()), got {type(config).__name__}")
     try:
-        builder = _REGISTRY[config.network]
+        builder = _REGISTRY[config.name]
     except KeyError:
         raise ConfigError(
-            f"unknown network {config.network!r}; choose one of {', '.join(list_networks())}"
+            f"no network is registered for {config.name!r} (its config class is); "
+            f"built networks: {', '.join(list_networks())}"
         ) from None
     return builder(config, in_dim)
 
@@ -127,7 +137,7 @@ class CSPFeedForward(nn.Module):
 
 
 @register_network("csp-ffn")
-def _build_csp_ffn(config: LocationEncoderConfig, in_dim: int) -> nn.Module:
+def _build_csp_ffn(config: CSPFFNConfig, in_dim: int) -> nn.Module:
     return CSPFeedForward(in_dim, config.hidden_dim, config.embed_dim, config.num_hidden_layers,
                           config.activation, config.dropout, config.use_layernorm, config.skip_connection)
 
@@ -170,7 +180,7 @@ class FCNet(nn.Module):
 
 
 @register_network("fcnet")
-def _build_fcnet(config: LocationEncoderConfig, in_dim: int) -> nn.Module:
+def _build_fcnet(config: FCNetConfig, in_dim: int) -> nn.Module:
     return FCNet(in_dim, config.embed_dim, config.num_hidden_layers, config.activation, config.dropout)
 
 
@@ -200,7 +210,7 @@ class MLP(nn.Module):
 
 
 @register_network("mlp")
-def _build_mlp(config: LocationEncoderConfig, in_dim: int) -> nn.Module:
+def _build_mlp(config: MLPConfig, in_dim: int) -> nn.Module:
     return MLP(in_dim, config.hidden_dim, config.embed_dim, config.num_hidden_layers,
                config.activation, config.dropout)
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import LocationEncoderConfig
+from ..config import SirenConfig
 from ..errors import ConfigError
 from .networks import register_network
 
@@ -123,6 +123,6 @@ class SirenNet(nn.Module):
 
 
 @register_network("siren")
-def _build_siren(config: LocationEncoderConfig, in_dim: int) -> nn.Module:
+def _build_siren(config: SirenConfig, in_dim: int) -> nn.Module:
     return SirenNet(in_dim, config.hidden_dim, config.embed_dim, config.num_hidden_layers,
                     w0=config.siren_w0, w0_initial=config.siren_w0_initial, dropout=config.dropout)

@@ -11,7 +11,7 @@ from typing import Callable, ClassVar, TypeVar
 import torch
 from torch import Tensor, nn
 
-from ...config import LocationEncoderConfig
+from ...config import LocationEncoderConfig, PositionEncoderConfig
 from ...errors import ConfigError
 
 __all__ = [
@@ -43,7 +43,7 @@ class PositionEncoder(nn.Module):
     num_branches: int = 1
     out_dim: int
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: PositionEncoderConfig) -> None:
         super().__init__()
         self.config = config
 
@@ -90,7 +90,11 @@ P = TypeVar("P", bound=type[PositionEncoder])
 
 
 def register_position_encoder(name: str) -> Callable[[P], P]:
-    """Class decorator: register a ``PositionEncoder`` subclass under a kebab-case ``name``."""
+    """Class decorator: register a ``PositionEncoder`` subclass under a kebab-case ``name``.
+
+    ``name`` is the family of the config class it is built from (``PositionEncoderConfig.family``,
+    registered with ``geoloc_embed.config.register_position_encoder_config``).
+    """
 
     def decorator(cls: P) -> P:
         if name in _REGISTRY:
@@ -107,14 +111,19 @@ def list_position_encoders() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build_position_encoder(config: LocationEncoderConfig) -> PositionEncoder:
-    """Instantiate the position encoder named by ``config.position_encoder``."""
+def build_position_encoder(config: PositionEncoderConfig | LocationEncoderConfig) -> PositionEncoder:
+    """Instantiate the position encoder of a typed family config (or of a model config's ``position_encoder``)."""
+    if isinstance(config, LocationEncoderConfig):
+        config = config.position_encoder
+    if not isinstance(config, PositionEncoderConfig):
+        raise TypeError(f"build_position_encoder needs a PositionEncoderConfig (e.g. GridConfig()), "
+                        f"got {type(config).__name__}")
     try:
-        cls = _REGISTRY[config.position_encoder]
+        cls = _REGISTRY[config.family]
     except KeyError:
         raise ConfigError(
-            f"unknown position encoder {config.position_encoder!r}; "
-            f"choose one of {', '.join(list_position_encoders())}"
+            f"no position encoder is registered for family {config.family!r} (its config class is); "
+            f"built families: {', '.join(list_position_encoders())}"
         ) from None
     return cls(config)
 

@@ -3,7 +3,7 @@
 import torch
 from torch import Tensor
 
-from ...config import LocationEncoderConfig
+from ...config import GridConfig
 from .base import _SIN_COS_SHIFT, PositionEncoder, geometric_frequencies, register_position_encoder, sin_cos_interleaved
 
 __all__ = ["GridPositionEncoder"]
@@ -23,14 +23,14 @@ class GridPositionEncoder(PositionEncoder):
     sin(phase + pi/2) exactly as in ``sin_cos_interleaved``, without a narrow broadcast.
     """
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: GridConfig) -> None:
         super().__init__(config)
         freqs = geometric_frequencies(config.frequency_num, config.min_radius, config.max_radius)
         self.register_float64_buffer("frequencies", freqs)
         # (2S,): [w0, w0, w1, w1, ...] and [0, pi/2, 0, pi/2, ...]
         self.register_float64_buffer("paired_frequencies", freqs.repeat_interleave(2))
         self.register_float64_buffer("paired_shifts", _SIN_COS_SHIFT.repeat(len(freqs)))
-        self.out_dim = 4 * config.frequency_num
+        self.out_dim = config.feature_dim
 
     @staticmethod
     def _reduces_phases(lonlat: Tensor) -> bool:

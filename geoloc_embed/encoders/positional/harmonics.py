@@ -64,7 +64,7 @@ import math
 import torch
 from torch import Tensor
 
-from ...config import LocationEncoderConfig
+from ...config import SphericalHarmonicsConfig
 from .base import PositionEncoder, register_position_encoder, sin_cos
 
 __all__ = [
@@ -345,7 +345,7 @@ class SphericalHarmonicsPositionEncoder(PositionEncoder):
     saved: all constants are float64 buffers rebuilt from the config.
     """
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: SphericalHarmonicsConfig) -> None:
         super().__init__(config)
         self.num_degrees = config.sh_degree
         a_g, c_g, g, diag = _coefficients(self.num_degrees)

@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from ...config import LocationEncoderConfig
+from ...config import RBFConfig, RFFConfig, TileConfig, WrapConfig
 from ...coords import sample_uniform_sphere
-from ...errors import ConfigError, CoordinateError
+from ...errors import CoordinateError
 from .base import TWO_PI, PositionEncoder, register_position_encoder, sin_cos
 
 __all__ = [
@@ -27,8 +27,6 @@ __all__ = [
 #: Seeds of the default random tensors. Changing them changes every untrained rbf/rff model.
 _RBF_ANCHOR_SEED = 20230501
 _RFF_SEED = 20230502
-#: Largest tile table accepted (numbers): 4 GB of float32.
-_MAX_TILE_TABLE = 1 << 30
 
 
 class _PinnedDtypeBuffers(PositionEncoder):
@@ -59,10 +57,10 @@ class WrapPositionEncoder(PositionEncoder):
     (csp-spec.md section 9 item 12). Used with FCNet (``wrap``) or CSP's FFN (``wrap_ffn``).
     """
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: WrapConfig) -> None:
         super().__init__(config)
         self.register_float64_buffer("scale", torch.tensor([math.pi / 180.0, math.pi / 90.0], dtype=torch.float64))
-        self.out_dim = 4
+        self.out_dim = config.feature_dim
 
     def forward(self, lonlat: Tensor) -> Tensor:
         phase = lonlat.to(torch.float64) * self.scale  # (N, 2)
@@ -84,12 +82,14 @@ class RBFPositionEncoder(_PinnedDtypeBuffers):
 
     _pinned_dtypes = {"anchors": torch.float64}
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    config: RBFConfig
+
+    def __init__(self, config: RBFConfig) -> None:
         super().__init__(config)
         generator = torch.Generator().manual_seed(_RBF_ANCHOR_SEED)
         anchors = sample_uniform_sphere(config.num_anchors, generator=generator, dtype=torch.float64)
         self.register_buffer("anchors", anchors)
-        self.out_dim = config.num_anchors
+        self.out_dim = config.feature_dim
 
     @torch.no_grad()
     def set_anchors(self, anchors: Any) -> None:
@@ -145,7 +145,7 @@ class RFFPositionEncoder(_PinnedDtypeBuffers):
 
     _pinned_dtypes = {"dirvec": torch.float32, "shift": torch.float32}
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: RFFConfig) -> None:
         super().__init__(config)
         num = config.frequency_num
         generator = torch.Generator().manual_seed(_RFF_SEED)
@@ -168,11 +168,6 @@ class RFFPositionEncoder(_PinnedDtypeBuffers):
         return (math.sqrt(2.0 / self.out_dim) * torch.cos(phase)).to(lonlat.dtype)
 
 
-def _cell_count(extent: float, size: float) -> int:
-    # The 1e-9 guards against 360 / 0.1 = 3600.0000000000005 creating an empty extra cell.
-    return max(1, math.ceil(extent / size - 1e-9))
-
-
 @register_position_encoder("tile")
 class TilePositionEncoder(PositionEncoder):
     """A learned embedding per grid cell (TorchSpatial ``tile_ffn``): (N, ``config.tile_embed_dim``).
@@ -189,16 +184,12 @@ class TilePositionEncoder(PositionEncoder):
     them with a ``tile_size`` at least as large as both extents of ``map_range`` (one cell).
     """
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    config: TileConfig
+
+    def __init__(self, config: TileConfig) -> None:
         super().__init__(config)
-        lon_min, lon_max, lat_min, lat_max = config.map_range
-        self.num_cols = _cell_count(lon_max - lon_min, config.tile_size)
-        self.num_rows = _cell_count(lat_max - lat_min, config.tile_size)
-        size = self.num_rows * self.num_cols * config.tile_embed_dim
-        if size > _MAX_TILE_TABLE:
-            raise ConfigError(
-                f"tile: a {self.num_rows} x {self.num_cols} grid of {config.tile_embed_dim}-d embeddings is "
-                f"{size:,} numbers; use a larger tile_size, a smaller map_range or a smaller tile_embed_dim")
+        lon_min, _, lat_min, _ = config.map_range
+        self.num_rows, self.num_cols = config.grid_shape  # the config bounds the table size
         self.register_float64_buffer("range_min", torch.tensor([lon_min, lat_min], dtype=torch.float64))
         self.embedding = nn.Embedding(self.num_rows * self.num_cols, config.tile_embed_dim)
         self.out_dim = config.tile_embed_dim
