@@ -132,13 +132,13 @@ def csp_authors_pe(lonlat32: np.ndarray, min_radius: float, max_radius: float, f
 def compare_csp(n: int, repeats: int) -> List[str]:
     print(f"[1] CSP grid (csp-bluemarble), {n:,} points")
     model = ge.LocationEncoder.from_pretrained("csp-bluemarble").eval()
-    cfg = model.config
+    pe_cfg, net_cfg = model.config.position_encoder, model.config.network
     points = random_points(n, seed=1)
     points[:4] = [[180.0, 90.0], [-180.0, -90.0], [0.0, 0.0], [179.999, -0.001]]
 
     def authors() -> torch.Tensor:
         with torch.no_grad():
-            pe = torch.from_numpy(csp_authors_pe(points, cfg.min_radius, cfg.max_radius, cfg.frequency_num)).float()
+            pe = torch.from_numpy(csp_authors_pe(points, pe_cfg.min_radius, pe_cfg.max_radius, pe_cfg.frequency_num)).float()
             return model.network(pe)
 
     def ours() -> np.ndarray:
@@ -146,7 +146,7 @@ def compare_csp(n: int, repeats: int) -> List[str]:
 
     check_close("CSP ours vs authors' approach", ours(), authors().numpy(), 1e-5)
     ceilings = {f"ceiling ({name})": run for name, run in
-                gemm_runs(n, 4 * cfg.frequency_num, cfg.hidden_dim, cfg.embed_dim).items()}
+                gemm_runs(n, pe_cfg.feature_dim, net_cfg.hidden_dim, net_cfg.embed_dim).items()}
     best = interleaved_best({"ours": ours, "authors": authors, **ceilings}, repeats)
     ceiling = min(best[name] for name in ceilings)
     return [
@@ -170,7 +170,7 @@ def compare_csp_device(n: int, repeats: int, device: str) -> List[str]:
     print(f"[1] CSP grid (csp-bluemarble) on {device}, {n:,} points")
     target = torch.device(device)
     model = ge.LocationEncoder.from_pretrained("csp-bluemarble").to(target).eval()
-    cfg = model.config
+    pe_cfg, net_cfg = model.config.position_encoder, model.config.network
     points = random_points(n, seed=1)
     points[:4] = [[180.0, 90.0], [-180.0, -90.0], [0.0, 0.0], [179.999, -0.001]]
     on_device = torch.as_tensor(points, dtype=torch.float32, device=target)
@@ -181,7 +181,7 @@ def compare_csp_device(n: int, repeats: int, device: str) -> List[str]:
 
     def authors() -> torch.Tensor:
         with torch.no_grad():
-            pe = csp_authors_pe(points, cfg.min_radius, cfg.max_radius, cfg.frequency_num)
+            pe = csp_authors_pe(points, pe_cfg.min_radius, pe_cfg.max_radius, pe_cfg.frequency_num)
             result = model.network(torch.from_numpy(pe).float().to(target))
             sync()
             return result
@@ -307,9 +307,7 @@ def compare_satclip_sh(n: int, repeats: int, degrees=(10, 40), model_points: int
     points = random_points(n, seed=3)
     band = random_points(20000, seed=4, max_abs_lat=30.0)
     for L in degrees:
-        config = ge.LocationEncoderConfig(position_encoder="spherical-harmonics", sh_degree=L, network="siren",
-                                          hidden_dim=512, num_hidden_layers=2, embed_dim=256)
-        pe = ge.LocationEncoder(config).eval().position_encoder
+        pe = ge.create_model("satclip-sh-siren", sh_degree=L).eval().position_encoder
         reference = module.SphericalHarmonics(legendre_polys=L, harmonics_calculation="analytic")
         with torch.no_grad():
             got = pe(torch.from_numpy(band)).numpy()
@@ -348,10 +346,8 @@ def compare_satclip_model(sh_module, L: int, n: int, repeats: int) -> str:
     except Exception as exc:  # a broken third-party file must not sink the other comparisons
         print(f"  loading rangegeo's location_encoder failed: {exc!r}")
         return f"| SatCLIP SH+SIREN L={L} | - | - | - | skipped: rangegeo location_encoder not loadable | - | - | - |"
-    config = ge.LocationEncoderConfig(position_encoder="spherical-harmonics", sh_degree=L, network="siren",
-                                      hidden_dim=512, num_hidden_layers=2, embed_dim=256)
     torch.manual_seed(L)
-    model = ge.LocationEncoder(config).eval()
+    model = ge.create_model("satclip-sh-siren", sh_degree=L).eval()  # SH + SIREN 2 x 512 -> 256
     reference = module.LocationEncoder(
         sh_module.SphericalHarmonics(legendre_polys=L, harmonics_calculation="analytic"),
         module.get_neural_network("siren", input_dim=L * L, num_classes=256, dim_hidden=512, num_layers=2),

@@ -16,7 +16,6 @@ import time
 
 import numpy as np
 import torch
-from representative_configs import representative_config
 
 import geoloc_embed as ge
 from geoloc_embed.coords import sample_uniform_sphere
@@ -140,6 +139,12 @@ def stage_breakdown(model: ge.LocationEncoder, points: np.ndarray, repeats: int)
     return stages
 
 
+def family_config(family: str) -> ge.LocationEncoderConfig:
+    """``family`` with its own paper's defaults + CSP's FFN (the same network for every row); GeoCLIP's
+    Equal-Earth RFF with its own MLP branches (``MLPConfig``'s defaults are GeoCLIP's), as released."""
+    return ge.LocationEncoderConfig(position_encoder=family, network="mlp" if family == "equal-earth-rff" else "csp-ffn")
+
+
 def family_table(points: np.ndarray, repeats: int) -> None:
     """Every registered family's encode rate and its share of the two-matmul ceiling."""
     n = len(points)
@@ -149,10 +154,10 @@ def family_table(points: np.ndarray, repeats: int) -> None:
     print("|---|---:|---:|---:|")
     grid_rate = None
     for family in ge.list_position_encoders():
-        config = representative_config(family)
+        config = family_config(family)
         model = ge.LocationEncoder(config).eval()
         rate = n / best_time(lambda: model.encode(points, batch_size=n), repeats)
-        note = "" if config.network == "csp-ffn" else f" ({config.network} network)"
+        note = "" if config.network.name == "csp-ffn" else f" ({config.network.name} network)"
         print(f"| {family}{note} | {model.position_encoder.out_dim} | {rate:,.0f} | {rate / ceiling:.2f} |")
         if family == "grid":
             grid_rate = rate
@@ -178,7 +183,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.points:,} points, float32, CPU")
     if not args.grid_only:
         family_table(points, args.repeats)
-    grid = ge.LocationEncoder(representative_config("grid")).eval()
+    grid = ge.create_model("csp-grid").eval()
     rate, ceiling = interleaved_share(grid, points, args.repeats)
     print(f"grid encoder, interleaved with the ceiling ({args.repeats} rounds, best of each): "
           f"{rate:,.0f} / {ceiling:,.0f} points/s = {rate / ceiling:.2f}")

@@ -100,8 +100,8 @@ def main() -> None:
         env["GEOLOC_EMBED_CACHE"] = os.path.join(tmp, "cache")
         env.setdefault("HF_HOME", os.path.join(tmp, "hf"))
         model_dir = os.path.join(tmp, "small-model")
-        save = ("import geoloc_embed as ge; ge.LocationEncoder(ge.LocationEncoderConfig(hidden_dim=64, "
-                f"embed_dim=32)).save_pretrained({model_dir!r})")
+        save = ("import geoloc_embed as ge; ge.create_model('csp-grid', hidden_dim=64, embed_dim=32)"
+                f".save_pretrained({model_dir!r})")
         subprocess.run([sys.executable, "-c", save], check=True, env=env)
 
         torch_only, with_ge, loads, packaged = [], [], [], []

@@ -33,15 +33,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from geoloc_embed import LocationEncoder, LocationEncoderConfig
+from geoloc_embed import LocationEncoder
+from geoloc_embed.architectures import architecture_config
 from geoloc_embed.trainer.config import PretrainConfig
 from geoloc_embed.trainer.engine import DistContext, make_adam, use_fast_cpu_dropout
 from geoloc_embed.trainer.losses import mc_loss, presence_absence_loss
 from geoloc_embed.trainer.pretrain import ImageLocationModel, build_pretrain_step
 from geoloc_embed.trainer.samplers import build_negative_sampler
 
-CSP_MODEL = dict(position_encoder="grid", frequency_num=32, min_radius=0.1, max_radius=360.0, hidden_dim=512,
-                 num_hidden_layers=1, activation="leakyrelu", dropout=0.5, embed_dim=256)
+#: CSP-MC-BLD's location encoder (grid 32 scales 0.1-360 deg, FFN 128-512-256, LeakyReLU, dropout 0.5).
+CSP_MODEL = "csp-grid"
 
 
 # --------------------------------------------------------------------------- the authors' loop
@@ -211,7 +212,7 @@ def main() -> None:
     lat = torch.rad2deg(torch.asin(torch.rand(n, generator=g) * 2 - 1))
     data = (torch.stack([lon, lat], 1), torch.randn(n, args.feature_dim, generator=g),
             torch.randint(0, args.num_classes, (n,), generator=g))
-    enc_cfg = LocationEncoderConfig(**CSP_MODEL)
+    enc_cfg = architecture_config(CSP_MODEL)
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, batch {args.batch_size}, "
           f"features {args.feature_dim}, classes {args.num_classes}")
 

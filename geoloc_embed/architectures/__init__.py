@@ -20,12 +20,13 @@ import functools
 import json
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Mapping, Union
 
-from ..config import LocationEncoderConfig
+from ..config import LocationEncoderConfig, format_version_of
+from ..config.model import TOP_LEVEL_FIELDS
 from ..errors import ConfigError, UnknownModelError
 
-__all__ = ["Architecture", "list_models", "get_architecture", "architecture_config"]
+__all__ = ["Architecture", "list_models", "get_architecture", "architecture_config", "resolve_model_config"]
 
 _KEYS = ("description", "reference", "hyperparameters_from", "config")
 
@@ -98,3 +99,31 @@ def architecture_config(name: str, **overrides: Any) -> LocationEncoderConfig:
         return config.replace(**overrides) if overrides else config
     except ConfigError as exc:
         raise ConfigError(f"architecture {name!r}: {exc}") from exc
+
+
+def resolve_model_config(value: Union[LocationEncoderConfig, str, Mapping[str, Any]]) -> LocationEncoderConfig:
+    """A ``LocationEncoderConfig`` from any of the forms a run config's ``model`` section may take.
+
+    * a ``LocationEncoderConfig``;
+    * an architecture name (``"csp-grid"``);
+    * ``{"architecture": name, **overrides}``: that architecture with timm-style overrides;
+    * a format-2 dict, optionally with extra flat keys (``{"format_version": 2, ..., "embed_dim": 512}``,
+      as ``--set model.embed_dim=512`` writes them), which are routed like overrides;
+    * a format-1 (flat) dict, read with the old flat defaults.
+    """
+    if isinstance(value, LocationEncoderConfig):
+        return value
+    if isinstance(value, str):
+        return architecture_config(value)
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"a model config must be an architecture name, a dict or a LocationEncoderConfig, "
+                          f"got {type(value).__name__}")
+    data = dict(value)
+    if "architecture" in data:
+        return architecture_config(data.pop("architecture"), **data)
+    if format_version_of(data) == 1:
+        return LocationEncoderConfig.from_dict(data)
+    top = {k: v for k, v in data.items() if k in TOP_LEVEL_FIELDS or k == "format_version"}
+    extra = {k: v for k, v in data.items() if k not in top}
+    config = LocationEncoderConfig.from_dict(top)
+    return config.replace(**extra) if extra else config

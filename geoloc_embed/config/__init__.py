@@ -24,7 +24,7 @@ from .base import (
     register_network_config,
     register_position_encoder_config,
 )
-from .model import CONFIG_FORMAT_VERSION, LocationEncoderConfig
+from .model import CONFIG_FORMAT_VERSION, LocationEncoderConfig, format_version_of
 from .networks import ACTIVATIONS, CSPFFNConfig, FCNetConfig, MLPConfig, SirenConfig
 from .position import (
     DFSConfig,
@@ -48,6 +48,7 @@ __all__ = [
     "ACTIVATIONS",
     "CONFIG_FORMAT_VERSION",
     "LocationEncoderConfig",
+    "format_version_of",
     "PositionEncoderConfig",
     "NetworkConfig",
     "position_encoder_config",

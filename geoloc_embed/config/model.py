@@ -40,7 +40,7 @@ from .base import (
 from .fields import Rule
 from .legacy import read_v1
 
-__all__ = ["LocationEncoderConfig", "CONFIG_FORMAT_VERSION", "MAX_CLASSES"]
+__all__ = ["LocationEncoderConfig", "CONFIG_FORMAT_VERSION", "MAX_CLASSES", "TOP_LEVEL_FIELDS", "format_version_of"]
 
 #: Written into every ``config.json``; bump when a field changes meaning (and keep a reader for the old one).
 CONFIG_FORMAT_VERSION = 2
@@ -48,7 +48,9 @@ CONFIG_FORMAT_VERSION = 2
 MAX_CLASSES = 1 << 20
 
 _NUM_CLASSES = Rule("int", minimum=0, maximum=MAX_CLASSES, note=f"0 = no class head; at most {MAX_CLASSES:,}")
-_TOP_LEVEL = ("position_encoder", "network", "num_classes")
+#: The fields of ``LocationEncoderConfig`` (``format_version`` is only in the JSON).
+TOP_LEVEL_FIELDS = ("position_encoder", "network", "num_classes")
+_TOP_LEVEL = TOP_LEVEL_FIELDS
 
 
 @dataclass(frozen=True, init=False)
@@ -149,7 +151,7 @@ class LocationEncoderConfig:
         """Build a config from a format-2 or format-1 dict, rejecting unknown keys with a clear message."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"a location encoder config must be a JSON object, got {type(data).__name__}")
-        version = _format_version(data)
+        version = format_version_of(data)
         if version == 1:
             return cls(**read_v1(data))
         fields = {k: v for k, v in data.items() if k != "format_version"}
@@ -194,8 +196,11 @@ def _same(have: Any, want: Any) -> bool:
     return bool(have == want) and type(have) is type(want)
 
 
-def _format_version(data: Mapping[str, Any]) -> int:
-    """1 or 2: the declared ``format_version``, else 2 when a sub-config is nested, else 1 (the flat format)."""
+def format_version_of(data: Mapping[str, Any]) -> int:
+    """1 or 2: the declared ``format_version``, else 2 when a sub-config is nested, else 1 (the flat format).
+
+    Raises ``ConfigError`` for a malformed or newer version (with an upgrade hint).
+    """
     if "format_version" not in data:
         nested = any(isinstance(data.get(key), (Mapping, PositionEncoderConfig, NetworkConfig))
                      for key in ("position_encoder", "network"))

@@ -24,13 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import LocationEncoderConfig
+from ..config import FCNetConfig, LocationEncoderConfig, WrapConfig
 from ..encoders.model import LocationEncoder
 
 __all__ = ["koppen_points", "run_fewshot", "format_table", "WRAP_CONFIG"]
 
-WRAP_CONFIG = LocationEncoderConfig(position_encoder="wrap", network="fcnet", embed_dim=256, num_hidden_layers=4,
-                                    activation="relu", dropout=0.5)
+WRAP_CONFIG = LocationEncoderConfig(position_encoder=WrapConfig(),
+                                    network=FCNetConfig(embed_dim=256, num_hidden_layers=4, activation="relu",
+                                                        dropout=0.5))
 CLASSES = ("A tropical", "B arid", "C temperate", "D cold", "E polar")
 
 

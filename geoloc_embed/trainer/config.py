@@ -1,9 +1,13 @@
 """Run configurations: one JSON-able dataclass per run, saved beside every checkpoint.
 
-``PretrainConfig``, ``FinetuneConfig`` and ``EvalConfig`` share ``DataConfig`` and the
-``LocationEncoderConfig`` fields under ``model``. Keys starting with "_" (e.g. "_notes") are
+``PretrainConfig`` and ``FinetuneConfig`` share ``DataConfig`` and the location-encoder architecture
+under ``model``: an architecture name (``"csp-grid"``), ``{"architecture": name, **overrides}``, a
+format-2 ``LocationEncoderConfig`` dict or an old flat (format-1) dict
+(``geoloc_embed.architectures.resolve_model_config``). It is stored as the explicit format-2 dict, so
+a saved ``train_config.json`` pins the architecture. Keys starting with "_" (e.g. "_notes") are
 comments and ignored; any other unknown key is an error. ``apply_overrides`` sets dotted fields
-from strings (CLI flags), parsing them as JSON when possible.
+from strings (CLI flags), parsing them as JSON when possible (``model.dropout`` is routed to the
+sub-config with that field; ``model.network.dropout`` names it).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, TypeVar, Union
 
+from ..architectures import resolve_model_config
 from ..config import LocationEncoderConfig
 from ..errors import ConfigError
 
@@ -102,7 +107,7 @@ class _RunConfig:
     resume: bool = False
     fast_cpu_dropout: bool = True
     data: DataConfig = field(default_factory=DataConfig)
-    model: dict = field(default_factory=dict)
+    model: Union[dict, str] = field(default_factory=dict)
 
     def validate(self) -> None:
         def fail(msg: str) -> None:
@@ -125,13 +130,15 @@ class _RunConfig:
             fail(f"model: {exc}")
 
     def model_config(self) -> LocationEncoderConfig:
-        return LocationEncoderConfig.from_dict(self.model)
+        return resolve_model_config(self.model)
 
     def __post_init__(self) -> None:
         if isinstance(self.data, Mapping):
             self.data = _from_dict(DataConfig, self.data)
-        if isinstance(self.model, LocationEncoderConfig):
-            self.model = self.model.to_dict()
+        try:
+            self.model = resolve_model_config(self.model).to_dict()
+        except ConfigError as exc:
+            raise ConfigError(f"{type(self).__name__}: model: {exc}") from exc
         for name in ("temperatures", "mc_weights", "nce_weights", "neg_bbox", "topk"):
             if isinstance(getattr(self, name, None), list):
                 setattr(self, name, tuple(getattr(self, name)))

@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from ..architectures import resolve_model_config
 from ..encoders.model import LocationEncoder
 from ..io import atomic_write_text
 from .config import FinetuneConfig, config_to_dict
@@ -61,23 +62,22 @@ class FinetuneResult:
     metrics: Optional[dict]
 
 
-def load_for_finetuning(pretrained: str, num_classes: int, model_fields: Optional[dict] = None
+def load_for_finetuning(pretrained: str, num_classes: int, model_fields: Any = None
                         ) -> tuple[LocationEncoder, Optional[dict]]:
     """(encoder with a fresh ``num_classes`` head, pre-training checkpoint or None).
 
     ``pretrained`` is a pre-training output dir (weights read from its ``checkpoint.pt``), a
-    model dir, a registered name, or "" (a new encoder from ``model_fields``).
+    model dir, a registered name, or "" (a new encoder from ``model_fields``: any form
+    ``geoloc_embed.architectures.resolve_model_config`` takes).
     """
-    from ..config import LocationEncoderConfig
-
     if not pretrained:
-        cfg = LocationEncoderConfig.from_dict(model_fields or {}).replace(num_classes=num_classes)
+        cfg = resolve_model_config(model_fields or {}).replace(num_classes=num_classes)
         return LocationEncoder(cfg), None
     p = Path(pretrained)
     ckpt = None
     if p.is_dir() and (p / CHECKPOINT_NAME).is_file():
         ckpt = load_checkpoint(p / CHECKPOINT_NAME)
-        base_cfg = LocationEncoderConfig.from_dict(ckpt["config"]["model"])
+        base_cfg = resolve_model_config(ckpt["config"]["model"])
         state = {k[len("loc_enc."):]: v for k, v in ckpt["model"].items() if k.startswith("loc_enc.")}
     else:
         from .evaluate import load_encoder
