@@ -123,10 +123,11 @@ def test_models_from_directory_and_original_checkpoint(tmp_path):
     from conftest import fixture_path
 
     from geoloc_embed import LocationEncoder, LocationEncoderConfig
+    from geoloc_embed.config import CSPFFNConfig, GridConfig
 
     torch.manual_seed(0)
-    model = LocationEncoder(LocationEncoderConfig(position_encoder="grid", frequency_num=4, hidden_dim=16,
-                                                  embed_dim=8))
+    model = LocationEncoder(LocationEncoderConfig(position_encoder=GridConfig(frequency_num=4),
+                                                  network=CSPFFNConfig(hidden_dim=16, embed_dim=8)))
     model.save_pretrained(tmp_path / "tiny-model")
     emb = resolve_model(str(tmp_path / "tiny-model"))
     pts = np.array([[2.35, 48.86], [-74.0, 40.7]])

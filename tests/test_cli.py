@@ -19,7 +19,7 @@ POINTS = np.array([[2.35, 48.86], [-74.0, 40.7], [180.0, 90.0], [-180.0, -90.0],
 @pytest.fixture
 def model_dir(tmp_path):
     torch.manual_seed(0)
-    model = ge.LocationEncoder(ge.LocationEncoderConfig(frequency_num=4, hidden_dim=8, embed_dim=6)).eval()
+    model = ge.create_model("csp-grid", frequency_num=4, hidden_dim=8, embed_dim=6).eval()
     model.save_pretrained(tmp_path / "model")
     return tmp_path / "model", model
 

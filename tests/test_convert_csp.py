@@ -219,13 +219,14 @@ def test_structure(folder, name):
     config, state = csp.convert(path)
     first = unprefixed["spa_enc.ffn.layers.0.linear.weight"]
     # feature width = first linear in-dim; classes = class_emb rows; embedding = last linear out-dim
-    assert csp.feature_dim(config.position_encoder, config) == first.shape[1]
+    assert config.position_encoder.feature_dim == first.shape[1]
     assert config.num_classes == unprefixed["class_emb.weight"].shape[0]
     assert config.num_classes == raw["params"]["num_classes"]
     assert config.embed_dim == raw["params"]["num_filts"] == 256
-    assert config.hidden_dim == first.shape[0] == raw["params"]["hidden_dim"]
-    assert config.num_hidden_layers == raw["params"]["num_hidden_layer"]
-    assert config.activation == raw["params"]["spa_f_act"]
+    net = config.network
+    assert net.hidden_dim == first.shape[0] == raw["params"]["hidden_dim"]
+    assert net.num_hidden_layers == raw["params"]["num_hidden_layer"]
+    assert net.activation == raw["params"]["spa_f_act"]
     assert not any(k.startswith(("img_dec", "user_emb", "loc_enc")) for k in state)
     assert torch.equal(state["class_head.weight"], unprefixed["class_emb.weight"])
     model = build_model(config, state, source=path)
@@ -234,23 +235,24 @@ def test_structure(folder, name):
 
 def test_nerf_uses_16_levels_whatever_params_say():
     config, _ = csp.convert(fixture_path("torchspatial", TS_FILES[0]))
-    assert config.position_encoder == "nerf" and config.nerf_levels == 16
-    assert csp.feature_dim("nerf", config) == 96
+    assert config.position_encoder.family == "nerf" and config.position_encoder.nerf_levels == 16
+    assert config.position_encoder.feature_dim == 96
 
 
 def test_rff_keeps_map_range_and_buffers():
     path = fixture_path("torchspatial", TS_FILES[2])
     raw = _raw_checkpoint(path)
     config, state = csp.convert(path)
-    assert config.map_range == tuple(float(v) for v in raw["params"]["map_range"]) == (-162.0, -59.0, 20.0, 56.0)
+    map_range = config.position_encoder.map_range
+    assert map_range == tuple(float(v) for v in raw["params"]["map_range"]) == (-162.0, -59.0, 20.0, 56.0)
     assert torch.equal(state["position_encoder.dirvec"], raw["state_dict"]["spa_enc.position_encoder.dirvec"])
     assert torch.equal(state["position_encoder.shift"], raw["state_dict"]["spa_enc.position_encoder.shift"])
 
 
 def test_wrap_ffn_ignores_map_range():
     config, _ = csp.convert(fixture_path("torchspatial", TS_FILES[13]))
-    assert config.position_encoder == "wrap" and config.network == "csp-ffn"
-    assert config.map_range == (-180.0, 180.0, -90.0, 90.0)
+    assert config.position_encoder.family == "wrap" and config.network.name == "csp-ffn"
+    assert config.position_encoder.field_names() == ()  # no map_range: always the world extent
 
 
 def test_tile_defect_reproduced_and_documented(caplog):
@@ -307,7 +309,7 @@ def test_encoder_type_spellings():
     for spelling in ("gridcell", "Space2Vec-grid", "gridcellnorm"):
         params = dict(raw["params"], spa_enc_type=spelling)
         config, _ = csp.convert_checkpoint({"params": params, "state_dict": raw["state_dict"]})
-        assert config.position_encoder == "grid"
+        assert config.position_encoder.family == "grid"
     for csp_name, ts_name in [("theory", "Space2Vec-theory"), ("sphere", "Sphere2Vec-sphereC"),
                               ("spheregrid", "Sphere2Vec-sphereC+"), ("spheremixscale", "Sphere2Vec-sphereM"),
                               ("geo_net_fft", "wrap_ffn")]:
@@ -319,7 +321,7 @@ def test_wrap_network_chosen_by_keys():
     raw = _raw_checkpoint(fixture_path("torchspatial", TS_FILES[13]))
     params = dict(raw["params"], spa_enc_type="wrap")
     config, _ = csp.convert_checkpoint({"params": params, "state_dict": raw["state_dict"]})
-    assert (config.position_encoder, config.network) == ("wrap", "csp-ffn")
+    assert (config.position_encoder.family, config.network.name) == ("wrap", "csp-ffn")
 
 
 def test_geo_net_fcnet_layout():
@@ -335,8 +337,8 @@ def test_geo_net_fcnet_layout():
     params = {"spa_enc_type": "geo_net", "num_filts": width, "dropout": 0.5, "loc_encode": "encode_cos_sin",
               "use_date_feats": False, "spa_f_act": "relu"}
     config, state = csp.convert_checkpoint({"params": params, "state_dict": sd})
-    assert (config.position_encoder, config.network, config.num_hidden_layers, config.embed_dim) == \
-        ("wrap", "fcnet", 4, width)
+    assert (config.position_encoder.family, config.network.name, config.network.num_hidden_layers,
+            config.embed_dim) == ("wrap", "fcnet", 4, width)
     model = build_model(config, state)
     # numpy reference: Linear -> ReLU -> 4 x (x + relu(W2 relu(W1 x)))
     x = POINTS.astype(np.float32).astype(np.float64)

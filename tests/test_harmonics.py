@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import geoloc_embed as ge
+from geoloc_embed.config import SirenConfig, SphericalHarmonicsConfig
 from geoloc_embed.encoders.positional import harmonics as _harmonics
 from geoloc_embed.encoders.positional.harmonics import real_spherical_harmonics
 
@@ -66,8 +67,8 @@ def test_values_match_scipy(num_degrees):
 
 def test_encoder_layout_and_known_values():
     """Hand values of SatCLIP's first functions (its table: Y00 = sqrt(pi)/2, Y1,-1 = sqrt(3/4pi) sin(t) sin(p) ...)."""
-    pe = ge.LocationEncoder(ge.LocationEncoderConfig(position_encoder="spherical-harmonics", sh_degree=3,
-                                                     network="siren", dropout=0.0)).position_encoder
+    pe = ge.LocationEncoder(ge.LocationEncoderConfig(position_encoder=SphericalHarmonicsConfig(sh_degree=3),
+                                                     network=SirenConfig(dropout=0.0))).position_encoder
     assert pe.out_dim == 9 and pe.state_dict() == {}
     lon, lat = 30.0, 20.0
     got = pe(torch.tensor([[lon, lat]], dtype=torch.float64))[0]
@@ -163,9 +164,7 @@ def test_gradients_are_finite_everywhere():
 
 
 def test_dtype_follows_input_and_model():
-    model = ge.LocationEncoder(ge.LocationEncoderConfig(position_encoder="spherical-harmonics", sh_degree=10,
-                                                        network="siren", hidden_dim=16, num_hidden_layers=2,
-                                                        embed_dim=8, dropout=0.0)).eval()
+    model = ge.create_model("satclip-sh-siren", hidden_dim=16, embed_dim=8, dropout=0.0).eval()
     x = torch.tensor([[2.35, 48.86], [-74.0, 40.7]])
     assert model(x).dtype == torch.float32
     y64 = model.double()(x.double())
@@ -229,8 +228,8 @@ def test_inference_blocks_are_independent(block):
 def test_encoder_inference_matches_autograd_and_gradients_flow():
     """Training: the encoder has no parameters, so a plain input takes the inference path; the
     network's gradients are the same as with a differentiable input, and gradients reach lonlat."""
-    config = ge.LocationEncoderConfig(position_encoder="spherical-harmonics", sh_degree=10, network="siren",
-                                      hidden_dim=16, num_hidden_layers=2, embed_dim=8, dropout=0.0)
+    config = ge.LocationEncoderConfig(position_encoder=SphericalHarmonicsConfig(sh_degree=10),
+                                      network=SirenConfig(hidden_dim=16, num_hidden_layers=2, embed_dim=8, dropout=0.0))
     torch.manual_seed(0)
     model = ge.LocationEncoder(config).train()
     lonlat = _random_lonlat(50)

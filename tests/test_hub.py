@@ -58,8 +58,8 @@ def _cache() -> Path:
 
 def _tiny_model(num_classes: int = 3) -> ge.LocationEncoder:
     torch.manual_seed(0)
-    config = ge.LocationEncoderConfig(position_encoder="grid", frequency_num=4, hidden_dim=8, embed_dim=6,
-                                      num_classes=num_classes)
+    config = ge.architectures.architecture_config("csp-grid", frequency_num=4, hidden_dim=8, embed_dim=6,
+                                                  num_classes=num_classes)
     return ge.LocationEncoder(config).eval()
 
 
@@ -176,7 +176,7 @@ def test_local_directory_without_config(tmp_path):
 def test_local_checkpoint_converted_on_the_fly(no_network):
     path = fixture_path("csp", CSP_INAT)
     model = ge.LocationEncoder.from_pretrained(str(path))
-    assert model.config.position_encoder == "grid" and model.config.num_classes == 10
+    assert model.config.position_encoder.family == "grid" and model.config.num_classes == 10
     assert not (_cache() / "converted").exists()  # a local file is not a registered name: nothing cached
 
 

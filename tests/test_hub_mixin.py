@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from geoloc_embed import LocationEncoder, LocationEncoderConfig
+from geoloc_embed.config import CSPFFNConfig
 from geoloc_embed.hub_mixin import DEFAULT_COMMIT_MESSAGE, HubMixin
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,7 @@ LAZY_MODULES = ("huggingface_hub", "safetensors", "pyproj", "pandas", "shapely",
 @pytest.fixture
 def model():
     torch.manual_seed(0)
-    return LocationEncoder(LocationEncoderConfig(hidden_dim=64, embed_dim=32, num_classes=3))
+    return LocationEncoder(LocationEncoderConfig(network=CSPFFNConfig(hidden_dim=64, embed_dim=32), num_classes=3))
 
 
 def assert_same_model(a, b):
@@ -55,7 +56,7 @@ def test_save_pretrained_round_trip(model, tmp_path):
     assert not loaded.training
     card = (tmp_path / "m" / "README.md").read_text(encoding="utf-8")
     assert "library_name: geoloc-embed" in card and "location-encoder" in card  # Hub metadata kept
-    assert json.loads((tmp_path / "m" / "config.json").read_text())["hidden_dim"] == 64
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["network"]["hidden_dim"] == 64
 
 
 def test_save_pretrained_creates_nested_directories_and_accepts_str(model, tmp_path):
@@ -67,7 +68,7 @@ def test_save_pretrained_creates_nested_directories_and_accepts_str(model, tmp_p
 
 def test_save_pretrained_overwrites_a_previous_model(model, tmp_path):
     torch.manual_seed(1)
-    other = LocationEncoder(LocationEncoderConfig(hidden_dim=32, embed_dim=16))
+    other = LocationEncoder(LocationEncoderConfig(network=CSPFFNConfig(hidden_dim=32, embed_dim=16)))
     other.save_pretrained(tmp_path / "m")
     model.save_pretrained(tmp_path / "m")
     assert_same_model(model, LocationEncoder.from_pretrained(tmp_path / "m"))
@@ -215,7 +216,7 @@ def test_local_save_and_load_do_not_import_huggingface_hub(model, tmp_path):
         import geoloc_embed as ge
         model = ge.LocationEncoder.from_pretrained({str(tmp_path / "m")!r})
         emb = model.encode({POINTS.tolist()!r}).tolist()
-        ge.LocationEncoder(ge.LocationEncoderConfig(hidden_dim=16, embed_dim=8)).save_pretrained(
+        ge.create_model("csp-grid", hidden_dim=16, embed_dim=8).save_pretrained(
             {str(tmp_path / "again" / "m")!r})
         bundled = ge.LocationEncoder.from_pretrained(ge.DEFAULT_MODEL)
         bundled.encode([[2.35, 48.86]])

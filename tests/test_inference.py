@@ -13,6 +13,7 @@ import torch
 
 import geoloc_embed as ge
 import geoloc_embed.encoders.model as model_module
+from geoloc_embed.config import GridConfig
 from geoloc_embed.encoders import build_position_encoder
 from geoloc_embed.encoders.inference import ChunkedInference
 
@@ -29,7 +30,7 @@ NETWORK_VARIANTS = [
 def perturbed_model(position_encoder: str, dtype=torch.float32, **overrides) -> ge.LocationEncoder:
     """A model whose LayerNorm affine and biases are not at their init values (so they matter)."""
     torch.manual_seed(0)
-    model = ge.LocationEncoder(ge.LocationEncoderConfig(position_encoder=position_encoder, **overrides))
+    model = ge.LocationEncoder(ge.LocationEncoderConfig(position_encoder=position_encoder).replace(**overrides))
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.add_(0.1 * torch.randn_like(parameter))
@@ -95,7 +96,7 @@ def test_float64_model_takes_the_same_path_exactly():
 
 def test_grid_forward_into_matches_the_spec_formula():
     """Independent values: numpy float64 sin/cos of degrees times CSP's geometric frequencies."""
-    config = ge.LocationEncoderConfig(position_encoder="grid", frequency_num=4, min_radius=0.1, max_radius=360.0)
+    config = GridConfig(frequency_num=4, min_radius=0.1, max_radius=360.0)
     encoder = build_position_encoder(config)
     lonlat = torch.tensor([[-179.5, 89.25], [12.0, -45.5], [180.0, -90.0]], dtype=torch.float64)
     scales = 0.1 * (360.0 / 0.1) ** (np.arange(4) / 3)
@@ -117,7 +118,7 @@ def test_grid_forward_into_matches_the_spec_formula():
 
 
 def test_grid_features_stay_differentiable_in_the_coordinates():
-    encoder = build_position_encoder(ge.LocationEncoderConfig(position_encoder="grid", frequency_num=3))
+    encoder = build_position_encoder(GridConfig(frequency_num=3))
     lonlat = torch.tensor([[10.0, 20.0]], dtype=torch.float64, requires_grad=True)
     encoder(lonlat)[0, 1].backward()  # d/dlon cos(lon * w0) = -w0 sin(lon * w0)
     w0 = 1 / 0.1

@@ -53,13 +53,14 @@ ANTIMERIDIAN_CONFIG = {name: INTEGER_FREQUENCIES
 
 
 def config_for(family, **extra):
-    return LocationEncoderConfig(position_encoder=family, **{**FAST.get(family, {}), **extra})
+    """``family`` with its defaults, FAST and ``extra`` routed to the position encoder or the network."""
+    return LocationEncoderConfig(position_encoder=family).replace(**{**FAST.get(family, {}), **extra})
 
 
 def build(family, seed=None, **extra):
     if seed is not None:
         torch.manual_seed(seed)
-    return build_position_encoder(config_for(family, **extra))
+    return build_position_encoder(config_for(family, **extra).position_encoder)
 
 
 def has_parameters(encoder):

@@ -45,7 +45,7 @@ class Architecture:
 @functools.lru_cache(maxsize=None)
 def _catalogue() -> dict[str, Architecture]:
     found: dict[str, Architecture] = {}
-    for entry in sorted(resources.files(__name__).iterdir(), key=lambda p: p.name):
+    for entry in sorted(resources.files(__name__).iterdir(), key=lambda p: p.name[: -len(".json")]):
         if not entry.name.endswith(".json"):
             continue
         name = entry.name[: -len(".json")]
@@ -114,13 +114,16 @@ def resolve_model_config(value: Union[LocationEncoderConfig, str, Mapping[str, A
     if isinstance(value, LocationEncoderConfig):
         return value
     if isinstance(value, str):
-        return architecture_config(value)
+        value = {"architecture": value}
     if not isinstance(value, Mapping):
         raise ConfigError(f"a model config must be an architecture name, a dict or a LocationEncoderConfig, "
                           f"got {type(value).__name__}")
     data = dict(value)
     if "architecture" in data:
-        return architecture_config(data.pop("architecture"), **data)
+        try:
+            return architecture_config(data.pop("architecture"), **data)
+        except UnknownModelError as exc:  # in a config file, an unknown name is a config error
+            raise ConfigError(str(exc)) from exc
     if format_version_of(data) == 1:
         return LocationEncoderConfig.from_dict(data)
     top = {k: v for k, v in data.items() if k in TOP_LEVEL_FIELDS or k == "format_version"}
