@@ -138,7 +138,8 @@ def compare_csp(n: int, repeats: int) -> List[str]:
 
     def authors() -> torch.Tensor:
         with torch.no_grad():
-            pe = torch.from_numpy(csp_authors_pe(points, pe_cfg.min_radius, pe_cfg.max_radius, pe_cfg.frequency_num)).float()
+            pe = csp_authors_pe(points, pe_cfg.min_radius, pe_cfg.max_radius, pe_cfg.frequency_num)
+            pe = torch.from_numpy(pe).float()
             return model.network(pe)
 
     def ours() -> np.ndarray:
@@ -170,7 +171,7 @@ def compare_csp_device(n: int, repeats: int, device: str) -> List[str]:
     print(f"[1] CSP grid (csp-bluemarble) on {device}, {n:,} points")
     target = torch.device(device)
     model = ge.LocationEncoder.from_pretrained("csp-bluemarble").to(target).eval()
-    pe_cfg, net_cfg = model.config.position_encoder, model.config.network
+    pe_cfg = model.config.position_encoder
     points = random_points(n, seed=1)
     points[:4] = [[180.0, 90.0], [-180.0, -90.0], [0.0, 0.0], [179.999, -0.001]]
     on_device = torch.as_tensor(points, dtype=torch.float32, device=target)

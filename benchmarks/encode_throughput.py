@@ -142,7 +142,8 @@ def stage_breakdown(model: ge.LocationEncoder, points: np.ndarray, repeats: int)
 def family_config(family: str) -> ge.LocationEncoderConfig:
     """``family`` with its own paper's defaults + CSP's FFN (the same network for every row); GeoCLIP's
     Equal-Earth RFF with its own MLP branches (``MLPConfig``'s defaults are GeoCLIP's), as released."""
-    return ge.LocationEncoderConfig(position_encoder=family, network="mlp" if family == "equal-earth-rff" else "csp-ffn")
+    network = "mlp" if family == "equal-earth-rff" else "csp-ffn"
+    return ge.LocationEncoderConfig(position_encoder=family, network=network)
 
 
 def family_table(points: np.ndarray, repeats: int) -> None:

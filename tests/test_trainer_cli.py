@@ -42,7 +42,8 @@ def test_inat_recipe_reproduces_the_script():
     m = pre.model_config()
     pe, net = m.position_encoder, m.network
     assert (pe.family, pe.frequency_num, pe.min_radius, pe.max_radius) == ("grid", 32, 0.1, 360.0)
-    assert (net.name, net.hidden_dim, net.activation, net.embed_dim, net.dropout) == ("csp-ffn", 512, "leakyrelu", 256, 0.5)
+    assert (net.name, net.hidden_dim, net.activation, net.embed_dim, net.dropout) == \
+        ("csp-ffn", 512, "leakyrelu", 256, 0.5)
     ft = _cfg("csp_inat2018.json", "finetune")
     assert ft.lr == 0.001 and ft.epochs == 200 and ft.lr_decay == 0.98 and ft.eval_predictions == "full"
     assert ft.model_config().network.activation == "leakyrelu" and ft.data.dataset == "inat_2018"

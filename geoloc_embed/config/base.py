@@ -179,6 +179,7 @@ def _from_mapping(data: Mapping[str, Any], registry: Mapping[str, Any], kind: st
 
 def _coerce(value: Any, base: type, registry: Mapping[str, Any], kind: str, key: str, fields: Mapping[str, Any]
             ) -> Any:
+    config: Any
     if isinstance(value, base):
         config = value
     elif isinstance(value, str):

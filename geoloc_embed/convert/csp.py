@@ -46,7 +46,7 @@ import pickle
 import re
 import zipfile
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Union
 
 import torch
 from torch import Tensor

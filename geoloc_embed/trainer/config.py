@@ -16,7 +16,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, TypeVar, Union
+from typing import Any, Mapping, Optional, TypeVar, Union, cast
 
 from ..architectures import resolve_model_config
 from ..config import LocationEncoderConfig
@@ -272,7 +272,7 @@ class EvalConfig:
 def _from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
+    known = {f.name for f in dataclasses.fields(cast(Any, cls))}
     clean = {k: v for k, v in data.items() if not str(k).startswith("_")}
     unknown = sorted(set(clean) - known)
     if unknown:
