@@ -1,6 +1,7 @@
 """The wheel ships the package, py.typed, the architecture JSON files and the top-level weights/ folder
 as geoloc_embed/weights."""
 
+import os
 import site
 import subprocess
 import sys
@@ -62,8 +63,9 @@ def test_installed_wheel_finds_packaged_weights(wheel, tmp_path):
         "print((root / 'weights' / 'README.md').is_file(), (root / 'py.typed').is_file());"
         "print(len(geoloc_embed.list_models()), geoloc_embed.create_model('csp-grid').embed_dim)"
     )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # a checkout on it would shadow the wheel
     result = subprocess.run([str(python), "-c", script], cwd=tmp_path, check=True,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env=env)
     location, found, models = result.stdout.strip().splitlines()
     assert Path(location).is_relative_to(env_dir.resolve())  # the installed copy, not the checkout
     assert found == "True True"
