@@ -11,7 +11,8 @@ Both codebases save ``torch.save({"epoch", "state_dict", "optimizer", "params"})
   keys, the unprefixed duplicates (the same tensors, registered twice) and ``img_dec.*``.
 * ``optimizer``: an Adam ``state_dict`` (state only for parameters that received gradients).
 * numpy scalars inside ``params`` (rbf's ``rbf_anchor_pt_ids``) are pickled under numpy 1.x's name
-  ``numpy.core.multiarray.scalar``, as in the real files.
+  ``numpy.core.multiarray.scalar``, and storages carry the training GPU (``params['device']``) as their
+  location, as in the real files.
 
 Weights are seeded random numbers (numpy's legacy ``RandomState``, whose streams never change), never
 copied from a real file. ``FIXTURE_SET`` is the project's own fixture set, written into
@@ -45,7 +46,7 @@ _TORCHSPATIAL_PARAMS: dict[str, Any] = {
     "meta_type": "", "eval_split": "val", "load_val_op": True, "cnn_model": "inception_v3",
     "load_cnn_predictions": False, "load_cnn_features": False, "load_cnn_features_train": False,
     "load_img": False, "inat2018_resolution": "standard", "cnn_pred_type": "full", "device": "cuda:1",
-    "model_dir": "", "num_epochs": 100, "num_epochs_unsuper": 30, "spa_enc_type": "", "frequency_num": 64,
+    "model_dir": "", "num_epochs": 0, "num_epochs_unsuper": 30, "spa_enc_type": "", "frequency_num": 64,
     "max_radius": 1.0, "min_radius": 0.0005, "num_hidden_layer": 1, "hidden_dim": 512, "num_rbf_anchor_pts": 200,
     "rbf_kernel_size": 1.0, "loc_encode": "encode_cos_sin", "num_filts": 256, "freq_init": "geometric",
     "spa_f_act": "relu", "map_range": [-162, -59, 20, 56], "use_layn": True, "skip_connection": True,
@@ -56,7 +57,7 @@ _TORCHSPATIAL_PARAMS: dict[str, Any] = {
     "load_unsuper_model": False, "unsuper_temp_inbatch": 1, "unsuper_temp_negloc": 1, "unsuper_temp_simcse": 1,
     "unsuper_eval_frequency": 10, "lr": 0.005, "lr_decay": 0.98, "weight_decay": 0.0, "dropout": 0.5,
     "batch_size": 1024, "log_frequency": 50, "max_num_exs_per_class": 100, "balanced_train_loader": True,
-    "eval_frequency": 100, "unsuper_save_frequency": 5, "load_super_model": False, "do_super_train": True,
+    "eval_frequency": 100, "unsuper_save_frequency": 5, "load_super_model": True, "do_super_train": True,
     "do_epoch_save": False, "num_classes": 62, "rbf_anchor_pt_ids": None, "unsuper_model_file_name": None,
     "model_file_name": "", "log_file_name": "", "op_dir": "", "num_users": 1, "num_loc_feats": 2, "num_feats": 2,
 }
@@ -224,11 +225,18 @@ def build_checkpoint(params: Mapping[str, Any], *, seed: int, layout: str = "tor
 _NUMPY_SCALAR = np.int64(0).__reduce__()[0]  # numpy's scalar reconstructor, whatever its module is today
 
 
-_SAVE_GLOBAL: Any = vars(pickle._Pickler)["save_global"]  # typeshed does not describe the pure-Python pickler
+_PURE_PICKLER: Any = pickle._Pickler  # typeshed does not describe the pure-Python pickler's methods
 
 
-class _LegacyNumpyPickler(pickle._Pickler):
-    """Pickles numpy's scalar reconstructor under numpy 1.x's name, like the authors' files."""
+class _LegacyPickler(pickle._Pickler):
+    """Pickles like the authors' torch 1.x on a GPU machine.
+
+    numpy's scalar reconstructor goes under numpy 1.x's name ``numpy.core.multiarray.scalar``, and every
+    storage is tagged with ``storage_location`` (e.g. ``cuda:1``), so that loading needs ``map_location``
+    on a CPU-only machine, as with the real files (csp-spec 6 and 9 item 16).
+    """
+
+    storage_location: str | None = None
 
     def save_global(self, obj: Any, name: str | None = None) -> None:
         if obj is _NUMPY_SCALAR:
@@ -236,22 +244,30 @@ class _LegacyNumpyPickler(pickle._Pickler):
             pickler.write(pickle.GLOBAL + b"numpy.core.multiarray\nscalar\n")
             pickler.memoize(obj)
             return
-        _SAVE_GLOBAL(self, obj, name)
+        _PURE_PICKLER.save_global(self, obj, name)
+
+    def save_pers(self, pid: Any) -> None:
+        # torch's persistent id of a storage: ("storage", type, key, location, numel)
+        if self.storage_location and isinstance(pid, tuple) and pid[:1] == ("storage",):
+            pid = (*pid[:3], self.storage_location, *pid[4:])
+        _PURE_PICKLER.save_pers(self, pid)
 
 
-_PICKLE_MODULE = types.ModuleType("legacy_numpy_pickle")  # torch.save wants a module with a Pickler
-setattr(_PICKLE_MODULE, "Pickler", _LegacyNumpyPickler)  # noqa: B010
-
-
-def save_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> Path:
+def save_checkpoint(checkpoint: Mapping[str, Any], path: str | Path, device: str | None = "params") -> Path:
     """``torch.save`` (pickle protocol 2, as the authors' torch 1.x) with numpy 1.x global names.
 
-    Saved through a buffer, so the records sit under ``archive/`` like in TorchSpatial's files (a path
-    would name them after the file).
+    device: the storage location recorded in the file; ``"params"`` takes ``params['device']`` (the GPU
+    the authors trained on), ``None`` keeps ``cpu``. Saved through a buffer, so the records sit under
+    ``archive/`` like in TorchSpatial's files (a path would name them after the file).
     """
-    path = Path(path)
+    if device == "params":
+        device = checkpoint.get("params", {}).get("device")
+    pickler = type("Pickler", (_LegacyPickler,), {"storage_location": device})
+    module = types.ModuleType("legacy_pickle")  # torch.save wants a module with a Pickler
+    setattr(module, "Pickler", pickler)  # noqa: B010
     buffer = io.BytesIO()
-    torch.save(dict(checkpoint), buffer, pickle_module=_PICKLE_MODULE, pickle_protocol=2)
+    torch.save(dict(checkpoint), buffer, pickle_module=module, pickle_protocol=2)
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(buffer.getvalue())
     return path
@@ -290,9 +306,8 @@ class FixtureFile:
 
 
 def _ts(name: str, seed: int, dataset: str, enc: str, lr: float, s: int, r_min: float, r_max: float = 1.0,
-        hidden: int = 32, layers: int = 1, act: str = "relu", adam_moments: bool = False, **changes: Any
-        ) -> FixtureFile:
-    omit = ("save_results",) if enc == "NeRF" else ()
+        hidden: int = 32, layers: int = 1, act: str = "relu", adam_moments: bool = False,
+        omit: tuple[str, ...] = (), **changes: Any) -> FixtureFile:
     params = torchspatial_params(name, omit, dataset=dataset, spa_enc_type=enc, lr=lr, frequency_num=s,
                                  min_radius=r_min, max_radius=r_max, hidden_dim=hidden, num_hidden_layer=layers,
                                  spa_f_act=act, num_filts=16, num_classes=6 if dataset == "fmow" else 9, **changes)
@@ -324,14 +339,16 @@ FIXTURE_SET: tuple[FixtureFile, ...] = (
         "EMB16_leakyrelu.pth.tar", 4, "fmow", "Space2Vec-theory", 0.02, 8, 0.0001, 360.0, layers=2,
         act="leakyrelu", batch_size=8192),
     _ts("sphere2vec_sphereC__model_fmow_Sphere2Vec-sphereC_inception_v3_0.0050_8_0.0005000_1_32_EMB16.pth.tar",
-        5, "fmow", "Sphere2Vec-sphereC", 0.005, 8, 0.0005),
+        5, "fmow", "Sphere2Vec-sphereC", 0.005, 8, 0.0005, omit=("save_results",), map_range=[-180, 180, -90, 90],
+        eval_frequency=10, num_epochs=100, load_super_model=False),
     _ts("sphere2vec_sphereCplus__model_fmow_Sphere2Vec-sphereC+_inception_v3_0.0050_8_0.0001000_1_32_EMB16"
         ".pth.tar", 6, "fmow", "Sphere2Vec-sphereC+", 0.005, 8, 0.0001),
     _ts("sphere2vec_sphereM__model_yfcc_Sphere2Vec-sphereM_inception_v3_0.0010_8_0.0005000_1_32_EMB16.pth.tar",
         7, "yfcc", "Sphere2Vec-sphereM", 0.001, 8, 0.0005),
     # hidden width = embedding width: the last layer must still have no residual (csp-spec 9 item 2)
     _ts("nerf__model_fmow_NeRF_inception_v3_0.0100_64_0.0500000_1_16_EMB16.pth.tar", 8, "fmow", "NeRF", 0.01, 64,
-        0.05, hidden=16),
+        0.05, hidden=16, omit=("save_results",), map_range=[-180, 180, -90, 90], eval_frequency=10, num_epochs=30,
+        load_super_model=False),
     _ts("xyz__model_fmow_xyz_inception_v3_0.0050_64_0.0005000_1_32_EMB16.pth.tar", 9, "fmow", "xyz", 0.005, 64,
         0.0005),
     _ts("rff__model_fmow_rff_inception_v3_0.0050_16_0.0000010_1_32_EMB16_2.0.pth.tar", 10, "fmow", "rff", 0.005,
@@ -341,7 +358,8 @@ FIXTURE_SET: tuple[FixtureFile, ...] = (
     _ts("tile__model_fmow_tile_ffn_inception_v3_0.00182000_32_0.0000026_1_32_EMB16_leakyrelu.pth.tar", 12, "fmow",
         "tile_ffn", 0.00182, 32, 2.57e-06, act="leakyrelu"),
     _ts("rbf__model_fmow_rbf_inception_v3_0.0050_64_0.0005000_1_32_EMB16_12_2.0.pth.tar", 13, "fmow", "rbf", 0.005,
-        64, 0.0005, map_range=[-180, 180, -90, 90], num_rbf_anchor_pts=12, rbf_kernel_size=2.0,
+        64, 0.0005, map_range=[-180, 180, -90, 90], num_epochs=100, load_super_model=False,
+        num_rbf_anchor_pts=12, rbf_kernel_size=2.0,
         rbf_anchor_pt_ids=[np.int64(v) for v in np.random.RandomState(13).randint(0, 400_000, size=12)]),
 )
 
