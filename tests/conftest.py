@@ -4,9 +4,10 @@ Two sets of checkpoints serve the converter tests:
 
 * the project's own small ones in ``tests/fixtures/checkpoints`` (``csp_layout.FIXTURE_SET``), on every
   clone;
-* the real third-party ones in ``../shared/fixtures`` (CI has them). Tests on them are parametrised with
-  ``when_shared``, which yields no cases when ``../shared`` is absent; ``test_convert_csp.py::
-  test_real_fixtures_present`` then reports that once, as a skip, instead of one skip per case.
+* the real third-party ones in ``../shared/fixtures`` (CI has them). A test on both adds the real cases
+  with ``shared_paths`` / ``when_shared``, which yield none when ``../shared`` is absent; a test that only
+  makes sense on the real files is parametrised with ``real_only``, which then yields one skipped case
+  saying why (instead of one skip per file, or pytest's bare "empty parameter set").
 """
 
 from collections.abc import Iterable
@@ -17,7 +18,8 @@ import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FIXTURES = SHARED / "fixtures"
-SHARED_ABSENT = f"{FIXTURES} is absent (a clone without ../shared): tests on the real third-party checkpoints"
+SHARED_ABSENT = (f"needs the real third-party checkpoints in {FIXTURES}, absent on a clone without ../shared (CI "
+                 "has them); the converter tests run on tests/fixtures/checkpoints here, without their real-file cases")
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +35,13 @@ def _isolated_caches(tmp_path_factory, monkeypatch):
 def when_shared(cases: Iterable[Any]) -> list[Any]:
     """``cases`` (parameters of a test on ../shared/fixtures files) when ../shared exists, else none."""
     return list(cases) if FIXTURES.is_dir() else []
+
+
+def real_only(cases: Iterable[Any]) -> list[Any]:
+    """``cases`` when ../shared exists, else one case skipped with the reason ``SHARED_ABSENT``."""
+    if FIXTURES.is_dir():
+        return list(cases)
+    return [pytest.param(None, id="no-shared", marks=pytest.mark.skip(reason=SHARED_ABSENT))]
 
 
 def shared_paths(folder: str, names: Iterable[str]) -> list[Any]:

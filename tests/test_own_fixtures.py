@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import FIXTURES, when_shared
+from conftest import FIXTURES, real_only
 from csp_layout import FIXTURE_SET, OWN_FIXTURES, generate
 
 from geoloc_embed.convert.csp import load_checkpoint
@@ -109,7 +109,7 @@ def _key_pattern(checkpoint: dict) -> list[str]:
     return list(dict.fromkeys(pattern))
 
 
-@pytest.mark.parametrize("name", when_shared(f.name for f in FIXTURE_SET))
+@pytest.mark.parametrize("name", real_only(f.name for f in FIXTURE_SET))
 def test_layout_matches_the_real_files(name):
     """Same top-level keys, params keys, state-dict key names and order, optimizer layout as the real file."""
     real_path = _real_counterpart(name)

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, when_shared
+from conftest import FIXTURES, real_only
 
 import geoloc_embed as ge
 from geoloc_embed import registry
@@ -155,7 +155,7 @@ def test_torchspatial_entries_are_pinned(name):
     assert re.fullmatch(r"[0-9a-f]{64}", spec.sha256 or "") and spec.size_bytes and spec.size_bytes > 100_000
 
 
-@pytest.mark.parametrize("name", when_shared(TORCHSPATIAL))
+@pytest.mark.parametrize("name", real_only(TORCHSPATIAL))
 def test_torchspatial_entries_match_fixtures(name):
     """The registered sha256, size and structure are those of the real file (../shared/fixtures)."""
     from geoloc_embed.convert import csp
