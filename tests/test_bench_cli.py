@@ -120,7 +120,7 @@ def test_python_dash_m_entry_point():
 
 def test_models_from_directory_and_original_checkpoint(tmp_path):
     import torch
-    from conftest import fixture_path
+    from csp_layout import fixture_file
 
     from geoloc_embed import LocationEncoder, LocationEncoderConfig
     from geoloc_embed.config import CSPFFNConfig, GridConfig
@@ -132,6 +132,6 @@ def test_models_from_directory_and_original_checkpoint(tmp_path):
     emb = resolve_model(str(tmp_path / "tiny-model"))
     pts = np.array([[2.35, 48.86], [-74.0, 40.7]])
     assert emb.name == "tiny-model" and emb.embed(pts).shape == (2, 8)
-    ckpt = fixture_path("torchspatial", "xyz__model_fmow_xyz_inception_v3_0.0050_64_0.0005000_1_512.pth.tar")
+    ckpt = fixture_file("xyz__").path  # an original TorchSpatial-layout checkpoint (embedding size 16)
     emb = resolve_model(str(ckpt))
-    assert emb.name.startswith("xyz__model_fmow") and emb.embed(pts).shape == (2, 256)
+    assert emb.name.startswith("xyz__model_fmow") and emb.embed(pts).shape == (2, 16)

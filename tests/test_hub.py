@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import fixture_path
+from csp_layout import csp_params, torchspatial_params, write_checkpoint
 
 import geoloc_embed as ge
 from geoloc_embed import hub, registry
@@ -34,6 +34,17 @@ POINTS = [[0.0, 90.0], [0.0, -90.0], [180.0, 0.0], [-180.0, 0.0], [2.35, 48.86]]
 
 
 # --------------------------------------------------------------------------- helpers
+@pytest.fixture(scope="module")
+def csp_inat(tmp_path_factory) -> Path:
+    """A checkpoint laid out like the authors' released iNat file, under its name, with full-size layers.
+
+    Seeded random weights (tests/csp_layout.py), 10 classes and 5 users like ../shared's csp/ files: the
+    registry's structure check for csp-inat (grid, 32 scales, FFN 128-512-256, leakyrelu) passes on it.
+    """
+    return write_checkpoint(tmp_path_factory.mktemp("csp") / CSP_INAT, csp_params(CSP_INAT), seed=0, layout="csp",
+                            epoch=1, adam_moments=False)
+
+
 @pytest.fixture
 def no_network(monkeypatch):
     """Any attempt to open a connection fails the test."""
@@ -63,11 +74,11 @@ def _tiny_model(num_classes: int = 3) -> ge.LocationEncoder:
     return ge.LocationEncoder(config).eval()
 
 
-def _authors_zip(fixture: Path, extra: dict | None = None) -> bytes:
-    """A zip laid out like the authors' model_dir.zip, with macOS junk."""
+def _authors_zip(fixture: Path | bytes, extra: dict | None = None) -> bytes:
+    """A zip laid out like the authors' model_dir.zip (``fixture`` as both iNat members), with macOS junk."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        data = fixture.read_bytes()
+        data = fixture if isinstance(fixture, bytes) else fixture.read_bytes()
         zf.writestr("model_dir/", b"")
         zf.writestr(f"model_dir/model_inat_2018/{CSP_INAT}", data)
         zf.writestr(f"model_dir/model_inat_2018/{CSP_INAT_FT}", data)
@@ -173,8 +184,8 @@ def test_local_directory_without_config(tmp_path):
         ge.LocationEncoder.from_pretrained(tmp_path / "empty")
 
 
-def test_local_checkpoint_converted_on_the_fly(no_network):
-    path = fixture_path("csp", CSP_INAT)
+def test_local_checkpoint_converted_on_the_fly(no_network, csp_inat):
+    path = csp_inat
     model = ge.LocationEncoder.from_pretrained(str(path))
     assert model.config.position_encoder.family == "grid" and model.config.num_classes == 10
     assert not (_cache() / "converted").exists()  # a local file is not a registered name: nothing cached
@@ -189,9 +200,9 @@ def test_missing_path_and_hf_like_names(tmp_path, no_network):
         ge.LocationEncoder.from_pretrained("csp-inatt")
 
 
-def test_local_zip_selection(tmp_path, no_network):
+def test_local_zip_selection(tmp_path, no_network, csp_inat):
     archive = tmp_path / "model_dir.zip"
-    archive.write_bytes(_authors_zip(fixture_path("csp", CSP_INAT)))
+    archive.write_bytes(_authors_zip(csp_inat))
     with pytest.raises(PretrainedNotFoundError, match=r"holds 2 checkpoints.*csp-inat"):
         ge.LocationEncoder.from_pretrained(archive)
     by_member = ge.LocationEncoder.from_pretrained(f"{archive}#model_dir/model_inat_2018/{CSP_INAT}")
@@ -207,10 +218,10 @@ def test_local_zip_selection(tmp_path, no_network):
     assert not [p for p in _cache().rglob("*") if p.name.startswith(".extract-")]
 
 
-def test_local_zip_single_member(tmp_path):
+def test_local_zip_single_member(tmp_path, csp_inat):
     archive = tmp_path / "one.zip"
     with zipfile.ZipFile(archive, "w") as zf:
-        zf.write(fixture_path("csp", CSP_INAT), f"x/{CSP_INAT}")
+        zf.write(csp_inat, f"x/{CSP_INAT}")
     assert ge.LocationEncoder.from_pretrained(archive).config.num_classes == 10
 
 
@@ -240,8 +251,8 @@ def test_packaged_weights(tmp_path, monkeypatch, no_network):
 
 
 # --------------------------------------------------------------------------- 3-4. download, cache
-def test_download_extract_convert_cache(monkeypatch, serve, online, tmp_path):
-    fixture = fixture_path("csp", CSP_INAT)
+def test_download_extract_convert_cache(monkeypatch, serve, online, tmp_path, csp_inat):
+    fixture = csp_inat
     server = serve({"/s/abc/model_dir.zip": _authors_zip(fixture)})
     _with_spec(monkeypatch, "csp-inat", url=server.url("/s/abc/model_dir.zip?dl=1"))
     model = ge.LocationEncoder.from_pretrained("csp-inat")
@@ -272,9 +283,9 @@ def test_download_extract_convert_cache(monkeypatch, serve, online, tmp_path):
     assert fine.config.num_classes == 10 and fine.logits(POINTS).shape == (5, 10)
 
 
-def test_corrupted_converted_cache_is_rebuilt(tmp_path, monkeypatch, no_network):
+def test_corrupted_converted_cache_is_rebuilt(tmp_path, monkeypatch, no_network, csp_inat):
     archive = tmp_path / "model_dir.zip"
-    archive.write_bytes(_authors_zip(fixture_path("csp", CSP_INAT)))
+    archive.write_bytes(_authors_zip(csp_inat))
     first = ge.LocationEncoder.from_pretrained(f"{archive}#csp-inat")
     weights = _cache() / "converted" / "csp-inat" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
@@ -285,16 +296,16 @@ def test_corrupted_converted_cache_is_rebuilt(tmp_path, monkeypatch, no_network)
     np.testing.assert_array_equal(again.encode(POINTS), first.encode(POINTS))
 
 
-def test_expected_structure_mismatch(monkeypatch, serve, online):
-    server = serve({"/model_dir.zip": _authors_zip(fixture_path("csp", CSP_INAT))})
+def test_expected_structure_mismatch(monkeypatch, serve, online, csp_inat):
+    server = serve({"/model_dir.zip": _authors_zip(csp_inat)})
     _with_spec(monkeypatch, "csp-inat-ft5", url=server.url("/model_dir.zip"))  # expects 8142 classes
     with pytest.raises(WeightsError, match="num_classes=10 .expected 8142"):
         ge.LocationEncoder.from_pretrained("csp-inat-ft5")
     assert _leftovers(_cache()) == []
 
 
-def test_checksum_mismatch_leaves_nothing(monkeypatch, serve, online):
-    data = _authors_zip(fixture_path("csp", CSP_INAT))
+def test_checksum_mismatch_leaves_nothing(monkeypatch, serve, online, csp_inat):
+    data = _authors_zip(csp_inat)
     server = serve({"/model_dir.zip": data[:-10] + b"tampered!!"})
     _with_spec(monkeypatch, "csp-inat", url=server.url("/model_dir.zip"), sha256=hashlib.sha256(data).hexdigest())
     with pytest.raises(WeightsError, match="checksum mismatch"):
@@ -303,7 +314,8 @@ def test_checksum_mismatch_leaves_nothing(monkeypatch, serve, online):
 
 
 def test_zip_slip_refused(monkeypatch, serve, online, tmp_path):
-    evil = _authors_zip(fixture_path("csp", CSP_INAT), extra={"../../evil.pth.tar": b"x", "/abs/evil": b"x"})
+    # the archive is refused before any member is read: the checkpoint member can be any bytes
+    evil = _authors_zip(b"not a checkpoint", extra={"../../evil.pth.tar": b"x", "/abs/evil": b"x"})
     server = serve({"/model_dir.zip": evil})
     _with_spec(monkeypatch, "csp-inat", url=server.url("/model_dir.zip"))
     with pytest.raises(WeightsError, match="unsafe member paths"):
@@ -324,8 +336,8 @@ def test_safe_member_names():
         assert not safe_member_name(bad), bad
 
 
-def test_truncated_download_leaves_nothing(monkeypatch, serve, online):
-    data = _authors_zip(fixture_path("csp", CSP_INAT))
+def test_truncated_download_leaves_nothing(monkeypatch, serve, online, csp_inat):
+    data = _authors_zip(csp_inat)
     server = serve({"/model_dir.zip": data}, truncate_first=1000)
     _with_spec(monkeypatch, "csp-inat", url=server.url("/model_dir.zip"))
     with pytest.raises(DownloadError, match="truncated|interrupted"):
@@ -366,13 +378,20 @@ def test_http_error_and_unreachable(serve, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_url_file_source(monkeypatch, serve, online):
+def test_url_file_source(monkeypatch, serve, online, tmp_path):
     name = "torchspatial-grid-yfcc"
     spec = registry.get_pretrained_spec(name)
     folder = spec.url.split("/pre_trained_models/")[1].split("/")[0]
-    data = fixture_path("torchspatial", f"{folder}__{spec.filename}").read_bytes()
+    # a file of the registered one's layout and sizes (64 scales, FFN 256-512-256, leakyrelu, 100 classes;
+    # its name says so), with seeded random weights: the download's sha256 and size are set to its own
+    file_name = f"{folder}__{spec.filename}"
+    params = torchspatial_params(file_name, dataset="yfcc", spa_enc_type="Space2Vec-grid", lr=0.01, frequency_num=64,
+                                 min_radius=0.005, max_radius=360.0, batch_size=4096, spa_f_act="leakyrelu",
+                                 num_classes=100)
+    data = write_checkpoint(tmp_path / file_name, params, seed=0, adam_moments=False).read_bytes()
     server = serve({f"/pre_trained_models/{folder}/{spec.filename}": data})
-    _with_spec(monkeypatch, name, url=server.url(f"/pre_trained_models/{folder}/{spec.filename}"))
+    _with_spec(monkeypatch, name, url=server.url(f"/pre_trained_models/{folder}/{spec.filename}"),
+               sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
     model = ge.LocationEncoder.from_pretrained(name)
     assert model.config.num_classes == 100 and model.pretrained_spec.name == name
     assert "license: MIT" in (_cache() / "converted" / name / "README.md").read_text()

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import fixture_path
+from conftest import FIXTURES, real_only
 
 import geoloc_embed as ge
 from geoloc_embed import registry
@@ -138,18 +138,29 @@ def test_packaged_weights_match_registry():
         assert f"license: {spec.license}" in card
 
 
+TORCHSPATIAL = [n for n in NAMES if n.startswith("torchspatial-")]
+
+
 def _ts_fixture(spec):
     folder = spec.url.split("/pre_trained_models/")[1].split("/")[0]
-    return fixture_path("torchspatial", f"{folder}__{spec.filename}")
+    return FIXTURES / "torchspatial" / f"{folder}__{spec.filename}"
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("torchspatial-")])
+@pytest.mark.parametrize("name", TORCHSPATIAL)
+def test_torchspatial_entries_are_pinned(name):
+    spec = get_pretrained_spec(name)
+    assert spec.url.startswith("https://raw.githubusercontent.com/seai-lab/TorchSpatial/")
+    assert re.search(r"/[0-9a-f]{40}/pre_trained_models/[A-Za-z0-9_]+/", spec.url)
+    assert spec.url.endswith("/" + spec.filename)
+    assert re.fullmatch(r"[0-9a-f]{64}", spec.sha256 or "") and spec.size_bytes and spec.size_bytes > 100_000
+
+
+@pytest.mark.parametrize("name", real_only(TORCHSPATIAL))
 def test_torchspatial_entries_match_fixtures(name):
+    """The registered sha256, size and structure are those of the real file (../shared/fixtures)."""
     from geoloc_embed.convert import csp
 
     spec = get_pretrained_spec(name)
-    assert spec.url.startswith("https://raw.githubusercontent.com/seai-lab/TorchSpatial/")
-    assert re.search(r"/[0-9a-f]{40}/pre_trained_models/", spec.url)
     path = _ts_fixture(spec)
     assert hashlib.sha256(path.read_bytes()).hexdigest() == spec.sha256
     assert path.stat().st_size == spec.size_bytes
