@@ -5,6 +5,7 @@ Private to :mod:`geoloc_embed.coords`; no geometry here.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Tuple, Union
 
 import numpy as np
@@ -58,8 +59,10 @@ def check_last_dim(t: Tensor, size: int, what: str) -> None:
 
 
 def fmt(value: float, dtype: torch.dtype) -> str:
-    """Shortest decimal text that identifies ``value`` in ``dtype`` ('95.0', '5200000.0', 'nan')."""
+    """Shortest decimal text that identifies ``value`` in ``dtype`` ('95.0', '5200000.0', 'nan', '3.0e+38')."""
     scalar = np.float32(value) if dtype in (torch.float32, torch.float16, torch.bfloat16) else np.float64(value)
+    if math.isfinite(value) and abs(value) >= 1e16:
+        return np.format_float_scientific(scalar, trim="0")
     return np.format_float_positional(scalar, trim="0")
 
 

@@ -8,7 +8,8 @@ Validation of the values is :mod:`.checks`' job. shapely is imported only for ge
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -61,6 +62,15 @@ class Source:
             return "the coordinates look like (lat, lon): pass order='latlon'"
         return "the coordinates look like (lon, lat): pass order='lonlat'"
 
+    def clip_hint(self) -> str:
+        if self.kind == "columns":
+            return f"clip them first, e.g. df[{self.lat_name!r}] = df[{self.lat_name!r}].clip(-90, 90)"
+        if self.kind == "points":
+            return "clip the y coordinates into [-90, 90] when building the Points"
+        col = 0 if self.order == "latlon" else 1
+        return (f"clip them first, e.g. coords[:, {col}] = np.clip(coords[:, {col}], -90, 90) "
+                f"(tensors: coords[:, {col}].clamp_(-90, 90))")
+
 
 # ----------------------------------------------------------------------------- dtypes and shapes
 def _working_dtype_np(arr: np.ndarray, what: str) -> np.ndarray:
@@ -80,10 +90,35 @@ def _working_dtype_np(arr: np.ndarray, what: str) -> np.ndarray:
         raise CoordinateError(f"{what} are complex numbers (dtype {arr.dtype}); pass real degrees")
     raise CoordinateError(
         f"{what} must be numeric, got dtype {arr.dtype} (strings, None or other Python objects); clean the "
-        "data and convert it with np.asarray(coords, dtype=float) first")
+        "data and convert it to numbers first, e.g. np.asarray(values, dtype=float)")
+
+
+def _as_array(values: Any, what: str) -> np.ndarray:
+    """np.asarray with errors that work: iterators and sets are named, with a fix that itself succeeds."""
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError) as exc:
+        raise CoordinateError(
+            f"cannot read the {what} as an array ({exc}); pass a rectangular list, array or tensor with one "
+            "[lon, lat] row per point") from exc
+    if arr.dtype.kind == "O" and arr.ndim == 0 and isinstance(values, Iterable) and not isinstance(values, str):
+        if isinstance(values, (AbstractSet, Mapping)):
+            raise CoordinateError(
+                f"the {what} are a {type(values).__name__}, which has no order (the rows would come back "
+                "shuffled); keep the points in a list, tuple, array or tensor and pass that")
+        raise CoordinateError(
+            f"the {what} are {'an iterator' if isinstance(values, Iterator) else 'an iterable'} "
+            f"({type(values).__name__}), not an array; pass list(...) of it instead, e.g. "
+            "to_canonical(list(zip(lons, lats))) (an iterator can be read only once: build the list once and "
+            "reuse it)")
+    return arr
 
 
 def _working_dtype_t(t: Tensor, what: str) -> Tensor:
+    if t.is_meta:
+        raise CoordinateError(
+            f"{what} are a meta tensor (a shape without values), which cannot be validated or encoded; "
+            "create the tensor on a real device (e.g. device='cpu' or 'cuda') with its values")
     if t.dtype == torch.bool:
         raise CoordinateError(
             f"{what} are booleans; coordinates must be numbers (degrees). Pass numeric longitudes/latitudes")
@@ -129,12 +164,7 @@ def positional_columns(coords: Any, order: str) -> Tuple[Tensor, Tensor, Source]
                 raise CoordinateError(f"cannot stack the list of tensors into (N, 2) coordinates: {exc}") from exc
             t = _working_dtype_t(t, "coordinates")
         else:
-            try:
-                arr = np.asarray(coords)
-            except (ValueError, TypeError) as exc:
-                raise CoordinateError(
-                    f"cannot read the coordinates as an (N, 2) array ({exc}); pass a rectangular list, "
-                    "array or tensor with one [lon, lat] row per point") from exc
+            arr = _as_array(coords, "coordinates")
             t = np_to_tensor(_working_dtype_np(arr, "coordinates"))
     t = _rows_of_two(t)
     source = Source("positional", order)
@@ -158,10 +188,7 @@ def _column_values(col: Any, name: Any) -> Tensor:
             except (TypeError, ValueError):
                 arr = None
         if arr is None:
-            try:
-                arr = np.asarray(col)
-            except (ValueError, TypeError) as exc:
-                raise CoordinateError(f"cannot read {what} as numbers: {exc}") from exc
+            arr = _as_array(col, f"values of {what}")
         t = np_to_tensor(_working_dtype_np(arr, what))
     if t.ndim != 1:
         raise CoordinateError(f"{what} must be one-dimensional (one value per point), got shape {tuple(t.shape)}")

@@ -39,37 +39,40 @@ EARTH_RADIUS_KM = 6371.0088
 
 # ----------------------------------------------------------------------------- wrapping, radians
 def wrap_tensor(lon: Tensor) -> Tensor:
-    """:func:`wrap_longitude` on a float tensor (any shape, same dtype and device)."""
-    # lon - 360 k is exact for in-range values (k = 0); the two fix-ups absorb the rounding of
-    # (lon + 180) / 360 right at the interval ends.
-    out = torch.add(lon, 180.0).div_(360.0).floor_().mul_(-360.0).add_(lon)
+    """:func:`wrap_longitude` on a float tensor (any shape, same dtype and device); exact for every value."""
+    # fmod is exact in IEEE arithmetic (the remainder of two floats is representable), and so are
+    # the +-360 fix-ups (Sterbenz: both operands within a factor 2), so the result is the exact
+    # wrapped value of the given float at any magnitude, and values in [-180, 180) are unchanged.
+    # (lon - 360 * floor((lon + 180) / 360) is not: it loses everything once |lon| >> 1 / eps.)
+    out = torch.fmod(lon, 360.0)
     out = torch.where(out >= 180.0, out - 360.0, out)
     return torch.where(out < -180.0, out + 360.0, out)
 
 
 def wrap_keep_180(lon: Tensor) -> Tuple[Tensor, List[float]]:
-    """to_canonical's wrap: values in [-180, 180] unchanged, others wrapped; also returns [min, max].
-
-    Same numbers as ``where(|lon| > 180, wrap_tensor(lon), lon)``, but it skips the rarely needed
-    passes after checking on the host (faster on CPU for millions of points).
-    """
-    out = torch.add(lon, 180.0).div_(360.0).floor_().mul_(-360.0).add_(lon)
-    lo, hi = torch.stack(torch.aminmax(out)).tolist()
-    if hi >= 180.0 or lo < -180.0:
-        out = torch.where(out >= 180.0, out - 360.0, out)
-        out = torch.where(out < -180.0, out + 360.0, out)
-    keep = lon == 180.0
-    if bool(keep.any()):
-        out = torch.where(keep, lon, out)
+    """to_canonical's wrap: values in [-180, 180] unchanged, others wrapped; also returns [min, max]."""
+    out = torch.where(lon == 180.0, lon, wrap_tensor(lon))
     lo, hi = torch.stack(torch.aminmax(out)).tolist()
     return out, [lo, hi]
+
+
+def wrap_limit(dtype: torch.dtype) -> float:
+    """Largest |longitude| that :func:`to_canonical` wraps in ``dtype``: 2 / eps (2**24 in float32).
+
+    Beyond it neighbouring values of the dtype are more than a degree apart, so a point's
+    position around the globe is no longer held by the number.
+    """
+    return 2.0 / torch.finfo(dtype).eps
 
 
 def wrap_longitude(lon: Any) -> Any:
     """Wrap longitudes (degrees, any shape) into [-180, 180).
 
     Values already in [-180, 180) are returned unchanged; +180 maps to -180 (same meridian),
-    190 -> -170, -190 -> 170, 540 -> -180. NaN stays NaN, +-inf become NaN.
+    190 -> -170, -190 -> 170, 540 -> -180. NaN stays NaN, +-inf become NaN. The result is the
+    exact remainder of the given float at any magnitude (so always in [-180, 180)); note that a
+    float32 beyond 2**24 (float64: 2**53) no longer holds whole degrees, and
+    :func:`~geoloc_embed.coords.to_canonical` refuses such longitudes.
 
     Returns the caller's type: tensor in, tensor out (differentiable, same device); ndarray or
     array-like in, ndarray out; Python scalar in, float out.
