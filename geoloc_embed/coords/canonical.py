@@ -61,18 +61,25 @@ def to_canonical(
         (N, 2) tensor of [lon, lat] degrees, a new tensor (never a view of the input).
 
     Raises:
-        CoordinateError: wrong shape or type, NaN/inf (naming the first bad row, 0-based),
-            |lat| > 90 (saying when the columns look swapped), lon outside [-180, 180] without
-            ``wrap``, unusable columns or geometries, an unknown CRS.
+        CoordinateError: wrong shape or type (iterators and sets are named, with a fix), meta
+            tensors, NaN/inf (naming the first bad row, 0-based), |lat| > 90 (a swap is suggested only
+            when the data look swapped; an overshoot of at most 1e-5 degrees is called rounding, with
+            a clipping hint), lon outside [-180, 180] without ``wrap``, with ``wrap`` a longitude too
+            large for its dtype to place (|lon| > 2**24 in float32, 2**53 in float64), unusable
+            columns or geometries, an unknown CRS.
 
-    Heuristic warnings (``check_order=True``, N >= 10):
+    Heuristic warnings (``check_order=True``, N >= 10), see :mod:`geoloc_embed.coords.heuristics`:
         * radians: every |value| <= 3.1416 and not all zero;
-        * swapped order: both readings are valid (every |value| <= 90), most points (median |lat|)
-          lie beyond the polar circles (66.56 deg) while the median |lon| is below that, and the
-          region is taller than wide (lon extent * cos(median lat) < lat extent). That is what
-          mid-latitude (lat, lon) data read as (lon, lat) looks like (e.g. eastern North America
-          lands in Antarctica); global data (|lon| > 90 somewhere) and non-polar regional data
-          never trigger it.
+        * swapped order, only when both readings are valid (every |value| <= 90):
+          - land mask: read as given at least 20 % of the points lie at sea or in Antarctica by the
+            shipped 0.5-degree land mask, swapped at most 5 %. (lat, lon) city lists of Europe,
+            Africa or Brazil passed as lonlat are caught; uniform global and open-ocean points are
+            not. Sea data whose mirror image is land (e.g. the Black Sea) can trigger it: pass
+            ``check_order=False`` for data legitimately at sea;
+          - polar: most points (median |lat|) lie beyond the polar circles (66.56 deg) while the
+            median |lon| is below that, and the region is taller than wide (lon extent *
+            cos(median lat) < lat extent): mid-latitude (lat, lon) data read as (lon, lat), e.g.
+            eastern North America landing in Antarctica.
     """
     order = normalize_order(order)
     if not isinstance(wrap, bool):
