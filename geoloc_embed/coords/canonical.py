@@ -14,7 +14,7 @@ from torch import Tensor
 from ..errors import CoordinateError
 from ._tensors import Device
 from .checks import check_finite, check_ranges, minmax
-from .crs import is_wgs84, reproject, same_crs
+from .crs import crs_name, is_wgs84, reproject, same_crs
 from .heuristics import heuristic_warnings
 from .inputs import extract, normalize_order
 from .sphere import wrap_keep_180
@@ -89,7 +89,7 @@ def to_canonical(
     lon, lat, source, obj_crs = extract(coords, order, lon_col, lat_col)
     if crs is not None and obj_crs is not None and not same_crs(crs, obj_crs):
         raise CoordinateError(
-            f"crs={crs!r} conflicts with the input's own CRS {obj_crs!r}; drop crs= or reproject the data "
+            f"crs={crs!r} conflicts with the input's own CRS {crs_name(obj_crs)}; drop crs= or reproject the data "
             "with .to_crs() first")
     src_crs = crs if crs is not None else obj_crs
     out_device = torch.device(device) if device is not None else lon.device

@@ -15,7 +15,7 @@ from torch import Tensor
 from ..errors import CoordinateError
 from ._tensors import first_true
 
-__all__ = ["transformer", "transform_columns", "parse_crs", "is_wgs84", "same_crs", "reproject"]
+__all__ = ["crs_name", "transformer", "transform_columns", "parse_crs", "is_wgs84", "same_crs", "reproject"]
 
 _TRANSFORMERS = threading.local()
 _CRS_HINT = "pass e.g. 'EPSG:3857', an EPSG code as an int, a PROJ string or a pyproj.CRS"
@@ -44,6 +44,17 @@ def transformer(src: Any, dst: Any) -> Any:
     return tr
 
 
+def crs_name(crs: Any) -> str:
+    """Short text for a CRS in messages: 'EPSG:3035' for a pyproj/geopandas CRS object, repr otherwise."""
+    to_string = getattr(crs, "to_string", None)
+    if callable(to_string) and not isinstance(crs, (str, int)):
+        try:
+            return repr(to_string())
+        except Exception:  # pragma: no cover - exotic CRS objects
+            pass
+    return repr(crs)
+
+
 def transform_columns(tr: Any, x: np.ndarray, y: np.ndarray, what: str, crs: Any) -> np.ndarray:
     """(N,) x and (N,) y float64 -> (N, 2) float64 transformed [x, y]; an error names the first bad row."""
     xo, yo = tr.transform(x, y)
@@ -52,9 +63,15 @@ def transform_columns(tr: Any, x: np.ndarray, y: np.ndarray, what: str, crs: Any
     if bad.any():
         i = first_true(bad)
         raise CoordinateError(
-            f"{what} at row {i} ({float(x[i])!r}, {float(y[i])!r}) cannot be transformed with CRS {crs!r} (outside the "
-            "projection's domain); drop such points or choose a CRS that covers them")
+            f"{what} at row {i} ({float(x[i])!r}, {float(y[i])!r}) cannot be transformed with CRS {crs_name(crs)} "
+            "(outside the projection's domain); drop such points or choose a CRS that covers them")
     return out
+
+
+#: Reprojected points must project back to their input within this relative tolerance (1e-6 of
+#: |value| + 1, in the CRS's units): catches inverse projections that clamp or wrap out-of-domain
+#: values (web Mercator x = 1e8 m comes back as a valid-looking longitude 178.3).
+_ROUND_TRIP_RTOL = 1e-6
 
 
 def parse_crs(crs: Any) -> Any:
@@ -83,10 +100,24 @@ def same_crs(a: Any, b: Any) -> bool:
 
 
 def reproject(x: Tensor, y: Tensor, crs: Any) -> Tuple[Tensor, Tensor]:
-    """(N,) easting and northing in ``crs`` -> (N,) lon and lat float64 degrees (WGS 84), on x's device."""
-    tr = transformer(crs, "EPSG:4326")
+    """(N,) easting and northing in ``crs`` -> (N,) lon and lat float64 degrees (WGS 84), on x's device.
+
+    Raises CoordinateError for a point outside the CRS's domain: one the inverse projection cannot
+    map, or maps to a lon/lat that does not project back to it (clamped or wrapped).
+    """
     xs = x.detach().to("cpu", torch.float64).numpy()
     ys = y.detach().to("cpu", torch.float64).numpy()
-    out = transform_columns(tr, xs, ys, "point (x, y)", crs)
+    out = transform_columns(transformer(crs, "EPSG:4326"), xs, ys, "point (x, y)", crs)
+    with np.errstate(invalid="ignore", over="ignore"):
+        back = np.column_stack(transformer("EPSG:4326", crs).transform(out[:, 0], out[:, 1]))
+        err = np.abs(back - np.column_stack((xs, ys)))
+        tol = _ROUND_TRIP_RTOL * (1.0 + np.abs(np.column_stack((xs, ys))))
+    bad = ~(err <= tol).all(axis=1)
+    if bad.any():
+        i = first_true(bad)
+        raise CoordinateError(
+            f"point (x, y) at row {i} ({float(xs[i])!r}, {float(ys[i])!r}) is outside the domain of CRS "
+            f"{crs_name(crs)}: it maps to lon/lat ({out[i, 0]:.6g}, {out[i, 1]:.6g}), which projects back to "
+            f"({back[i, 0]:.6g}, {back[i, 1]:.6g}); drop such points, or check the CRS and the units")
     t = torch.from_numpy(out).to(x.device)
     return t[:, 0], t[:, 1]
