@@ -6,6 +6,7 @@ for the same seeded generator.
 """
 
 import numpy as np
+import pytest
 import torch
 
 from geoloc_embed import coords as C
@@ -62,3 +63,16 @@ def test_synthetic_data_centres_come_from_the_one_sampler():
     rng = np.random.default_rng(11)
     seed = int(np.random.default_rng(11).integers(0, 2**63))
     assert np.array_equal(synthetic._sphere(rng, 7), _one(7, seed, torch.float64).numpy())
+
+
+def test_bench_validation_is_to_canonical_with_wrapping():
+    from geoloc_embed.bench import tasks
+    from geoloc_embed.errors import CoordinateError
+
+    out = tasks._as_lonlat([[362.0, 10.0], [-190.0, -5.0], [180.0, 0.0]])
+    assert out.dtype == np.float64 and out.tolist() == [[2.0, 10.0], [170.0, -5.0], [180.0, 0.0]]
+    assert tasks._as_lonlat([2.35, 48.86]).shape == (1, 2)
+    with pytest.raises(CoordinateError, match=r"latitude 120\.0 at row 0.*order='latlon'"):
+        tasks._as_lonlat([[45.0, 120.0]])
+    with pytest.raises(CoordinateError, match=r"non-finite.*row 1"):
+        tasks._as_lonlat([[0.0, 0.0], [np.nan, 1.0]])
