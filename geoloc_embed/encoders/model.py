@@ -155,6 +155,26 @@ class LocationEncoder(nn.Module, HubMixin):
             self.class_logits(torch.empty(0))  # raises the explanatory error
         return self._run_batched(coords, order, "logits", **kwargs)
 
+    def prior(self, coords: Any, order: str = "lonlat", **kwargs: Any) -> np.ndarray:
+        """Geo-prior: (N, num_classes) class presence probabilities sigmoid(e(x) . T_c).
+
+        The sigmoid of ``logits`` (csp-spec.md section 3.3), independent per class and not
+        normalised over classes; fuse it with image-classifier scores with
+        ``geoloc_embed.prior.fuse``. Same options as ``logits`` / ``encode`` (``batch_size``,
+        ``device``, ``dtype``, ``progress``, ``wrap``, ``out``); float32 (float64 with
+        ``dtype=torch.float64``). Column c is the checkpoint's class c: see the model's
+        ``class_order`` (``geoloc-embed info NAME``) for what the classes are.
+
+        Raises:
+            GeolocEmbedError: the model has no class head.
+        """
+        scores = self.logits(coords, order, **kwargs)
+        try:
+            torch.from_numpy(scores).sigmoid_()  # in place: no second (N, C) array
+        except (TypeError, ValueError):  # an ``out`` array torch cannot view (e.g. negative strides)
+            scores[...] = torch.sigmoid(torch.from_numpy(np.array(scores))).numpy()
+        return scores
+
     def _compute_model(self, device: torch.device, dtype: Optional[torch.dtype]) -> "LocationEncoder":
         """self, or a copy on ``device`` in ``dtype`` when either differs (the caller's model is untouched)."""
         if dtype in (None, torch.bfloat16, torch.float16):
