@@ -60,7 +60,7 @@ def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
     ]
     if num_params is not None:
         lines.append(f"- parameters: {num_params:,}")
-    for title, attr in (("Training data", "training_data"), ("Source", "source_url")):
+    for title, attr in (("Training data", "training_data"), ("Classes", "class_order"), ("Source", "source_url")):
         value = getattr(spec, attr, None)
         if value:
             lines += ["", f"## {title}", "", str(value)]

@@ -75,6 +75,8 @@ class PretrainedSpec:
             partial format-2 config dict, e.g. ``{"position_encoder": {"family": "grid"}, "num_classes": 62}``
             (``LocationEncoderConfig.mismatches``).
         keep_class_head: False drops the checkpoint's class head (untrained in pre-training-only files).
+        class_order: for a model with a class head, what class c of the head (column c of ``logits``
+            / ``prior``) is and where that order is known from ("" without a head).
         metrics: reported metrics, ``{task: {metric: value}}``.
         homepage: paper or project page.
         notes: caveats (defects, partial knowledge).
@@ -101,6 +103,7 @@ class PretrainedSpec:
     size_bytes: Optional[int] = None
     expected: Mapping[str, Any] = field(default_factory=dict)
     keep_class_head: bool = True
+    class_order: str = ""
     metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     homepage: Optional[str] = None
     notes: str = ""
@@ -198,6 +201,26 @@ _CSP_RAW_DEGREES = ("(lon, lat) in raw degrees, lon first; no scaling (CSP's con
 _CSP_NOTES = ("The CSP authors published no license: the weights are downloaded from the authors' Dropbox link "
               "on your machine and converted locally; they are never redistributed by geoloc-embed.")
 
+# Where each head's class order comes from (not stored in any checkpoint: a checkpoint only has
+# num_classes rows). Facts from the authors' loaders (TorchSpatial main/datasets.py, which the CSP code
+# shares): the class index is the dataset file's category id, used as is.
+CLASS_ORDER_INAT2018 = (
+    "8142 iNaturalist 2018 species: class c = iNat2018 category_id c (0-8141). The authors' loader takes "
+    "annotations[].category_id from train2018.json / val2018.json as the class index unchanged; names and "
+    "taxonomy are in the competition's categories2018.json (id -> name), published with the iNat 2018 data "
+    "(github.com/visipedia/inat_comp). Known from the loader code and the dataset files, not from the weights.")
+CLASS_ORDER_FMOW = (
+    "62 fMoW classes: class c = category_id c of the authors' fmow/train.json; names from category.json "
+    "(a name -> id dict) in the authors' data archive (geo_prior_data_csp.zip), which the loader inverts. "
+    "The order is only known from that file: it is not in the checkpoint and not published elsewhere by the "
+    "authors. fMoW's 62 names are usually listed alphabetically (airport, airport_hangar, ...), but that this "
+    "is the authors' id order is unverified: read category.json before mapping columns to names.")
+CLASS_ORDER_YFCC = (
+    "100 YFCC100M-GEO100 classes (the set of Tang et al. 2015 and geo_prior, Mac Aodha et al. 2019): class c = "
+    "the class id in the YFCC folder's train_test_split.csv; names from its class_names.csv (columns id, name). "
+    "TorchSpatial points to github.com/visipedia/fg_geo and its data archive (doi 10.6084/m9.figshare.26026798) "
+    "for these files. Only known from those dataset files (the loader's comment calls class 9 'beach').")
+
 _CSP_GRID_PE = {"family": "grid", "frequency_num": 32, "min_radius": 0.1, "max_radius": 360.0}
 _CSP_FFN = {"name": "csp-ffn", "num_hidden_layers": 1, "hidden_dim": 512, "embed_dim": 256}
 
@@ -244,6 +267,7 @@ def _csp(name: str, dataset: str, act: str, member: str, finetuned: bool, classe
         expected={"position_encoder": _CSP_GRID_PE, "network": {**_CSP_FFN, "activation": act},
                   **({"num_classes": classes} if finetuned else {})},
         keep_class_head=finetuned,
+        class_order=("" if not finetuned else CLASS_ORDER_INAT2018 if dataset == "inat_2018" else CLASS_ORDER_FMOW),
         metrics=metrics,
         notes=_CSP_NOTES + ("" if not finetuned else
                             " The fine-tuned member's full file name is only partly documented upstream; it is "
@@ -393,6 +417,7 @@ def _register_torchspatial() -> None:
             coordinate_convention=_TS_CONVENTION[tag],
             training_data=_TS_DATA[dataset],
             expected=expected,
+            class_order=CLASS_ORDER_FMOW if dataset == "fmow" else CLASS_ORDER_YFCC,
             notes=notes,
         ))
 
