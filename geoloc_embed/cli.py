@@ -77,8 +77,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         return 0
     order = ("name", "description", "source", "url", "member", "hf_repo", "filename", "pip_package", "revision",
              "sha256", "member_sha256", "size_bytes", "converter", "license", "redistributable",
-             "coordinate_convention", "training_data", "expected", "keep_class_head", "class_order", "metrics", "homepage",
-             "notes", "citation")
+             "coordinate_convention", "training_data", "expected", "keep_class_head", "class_order", "metrics",
+             "homepage", "notes", "citation")
     for key in order:
         value = data.get(key)
         if value in (None, "", {}, ()):

@@ -77,8 +77,9 @@ def evaluate(model: LocationEncoder, data: GeoDataset, *, batch_size: int = 8192
                 prior = torch.sigmoid(logits.float())  # the same values as LocationEncoder.prior
                 for k, c in topk_counts(prior, labels[vd], topk).items():
                     acc["location"][k] += c
-            if has_img:
-                p_img = data.image_probs_rows(idx).to(dev)
+            rows = data.image_probs_rows(idx) if has_img else None
+            if rows is not None:
+                p_img = rows.to(dev)
                 for k, c in topk_counts(p_img, labels, topk).items():
                     acc["image"][k] += c
                 prior_rows = torch.full_like(p_img, float("nan"), dtype=torch.float32)
