@@ -226,3 +226,14 @@ def test_info_and_model_card_show_the_class_order(capsys):
     spec = ge.get_pretrained_spec("torchspatial-grid-yfcc")
     card = render_model_card(ge.LocationEncoderConfig.from_dict({"num_classes": 100}), spec=spec)
     assert "## Classes\n\n100 YFCC100M-GEO100 classes" in card
+
+
+def test_evaluate_refuses_nan_scores():
+    from geoloc_embed.trainer import GeoDataset, evaluate
+
+    enc = ge.LocationEncoder({**SMALL, "num_classes": 2})
+    with torch.no_grad():
+        enc.class_head.weight[0, 0] = float("nan")
+    ds = GeoDataset(locations=torch.tensor([[0.0, 0.0], [5.0, 5.0]]), labels=torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="NaN for 2 of 2 locations.*diverged"):
+        evaluate(enc, ds, topk=(1,))

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -116,11 +117,14 @@ def test_model_section_forms():
 def test_cli_end_to_end_with_recipe(tmp_path, capsys):
     make_synthetic_csp_data(tmp_path / "data", "fmow", n_train=300, n_val=60, feature_dim=16, num_classes=4)
     small = ["--config", str(RECIPES / "csp_fmow.json"), "--data-root", str(tmp_path / "data"),
-             "--set", "model.frequency_num=8", "--set", "model.hidden_dim=32", "--set", "model.embed_dim=16",
+             "--set", "model.frequency_num=8", "--set", "model.hidden_dim=32", "--set", "model.embed_dim=32",
              "--epochs", "2", "--batch-size", "64", "--no-progress"]
     assert main(["pretrain", *small, "--output-dir", str(tmp_path / "pre"), "--lr", "0.003"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert Path(out["model"]).is_dir()
+    # embed_dim 32, not 16: the recipe's dropout 0.5 zeroes a whole D-dim embedding with probability 2^-D, and
+    # the authors' epsilon-free normalisation then makes the loss NaN (it did with D = 16 and this seed)
+    assert math.isfinite(out["last_epoch_loss"]), out
     assert main(["finetune", *small, "--output-dir", str(tmp_path / "ft"), "--pretrained", str(tmp_path / "pre"),
                  "--train-sample-ratio", "0.2"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -75,6 +75,11 @@ def evaluate(model: LocationEncoder, data: GeoDataset, *, batch_size: int = 8192
             if bool(valid.any()):
                 logits = model.class_logits(model(locs[valid].to(dev)))
                 prior = torch.sigmoid(logits.float())  # the same values as LocationEncoder.prior
+                bad = int(torch.isnan(prior).any(dim=1).sum())
+                if bad:
+                    raise ValueError(f"the location encoder's class scores are NaN for {bad} of {prior.shape[0]} "
+                                     "locations: its weights are probably NaN (a diverged training run: check the "
+                                     "loss in metrics.jsonl)")
                 for k, c in topk_counts(prior, labels[vd], topk).items():
                     acc["location"][k] += c
             rows = data.image_probs_rows(idx) if has_img else None
