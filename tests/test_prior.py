@@ -237,3 +237,18 @@ def test_evaluate_refuses_nan_scores():
     ds = GeoDataset(locations=torch.tensor([[0.0, 0.0], [5.0, 5.0]]), labels=torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="NaN for 2 of 2 locations.*diverged"):
         evaluate(enc, ds, topk=(1,))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_prior_fuse_and_rank_on_gpu():
+    enc = ge.LocationEncoder({**SMALL, "num_classes": 3})
+    pts = np.array([[2.35, 48.86], [-74.0, 40.7], [151.2, -33.9]])
+    p = enc.prior(pts, device="cuda")
+    np.testing.assert_allclose(p, enc.prior(pts), rtol=1e-5, atol=1e-6)
+    p_img = torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]], device="cuda")
+    fused = fuse(p_img, p)  # numpy prior moved to the image scores' device
+    assert fused.device.type == "cuda"
+    torch.testing.assert_close(fused.cpu(), p_img.cpu() * torch.from_numpy(p))
+    labels = torch.tensor([0, 2, 1], device="cuda")
+    assert label_rank(fused, labels).tolist() == label_rank(fused.cpu(), labels.cpu()).tolist()
