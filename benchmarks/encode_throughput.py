@@ -74,6 +74,22 @@ def interleaved(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str,
     return times
 
 
+def minor_faults_per_call(fn: Callable[[], object], calls: int = 3) -> float:
+    """Minor page faults per call of ``fn`` in steady state (Unix only; -1 elsewhere).
+
+    Memory freed by one chunk and faulted back in by the next shows up here (tens of thousands per
+    encode if the allocator returns it to the OS between chunks)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return -1.0
+    fn()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(calls):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+
+
 def grid_share(model: ge.LocationEncoder, points: np.ndarray, rounds: int) -> tuple[list[float], list[float]]:
     """(encode seconds, ceiling seconds) per round, interleaved."""
     n = len(points)
@@ -193,6 +209,9 @@ def main() -> None:
           f"best {n / min(encode):,.0f} / {n / min(ceiling):,.0f} points/s = {min(ceiling) / min(encode):.2f}; "
           f"median {n / statistics.median(encode):,.0f} / {n / statistics.median(ceiling):,.0f} points/s, "
           f"median of the per-round ratios {statistics.median(ratios):.2f} (target >= 0.75)")
+    out = np.empty((n, grid.embed_dim), dtype=np.float32)
+    print(f"minor page faults per encode of {n:,} points (steady state): "
+          f"{minor_faults_per_call(lambda: grid.encode(points, out=out)):,.0f}")
     if args.chunks:
         sweep = chunk_sweep(grid, points, args.repeats)
         print("\nencode (grid model) by rows per chunk, interleaved:\n")
