@@ -64,6 +64,8 @@ class WrapPositionEncoder(PositionEncoder):
         self.register_float64_buffer("scale", torch.tensor([math.pi / 180.0, math.pi / 90.0], dtype=torch.float64))
         self.out_dim = 4
 
+    scale: Tensor  # buffer registered in __init__ (annotated for type checkers)
+
     def forward(self, lonlat: Tensor) -> Tensor:
         phase = lonlat.to(torch.float64) * self.scale  # (N, 2)
         sin, cos = sin_cos(phase, lonlat.dtype)
@@ -90,6 +92,8 @@ class RBFPositionEncoder(_PinnedDtypeBuffers):
         anchors = sample_uniform_sphere(config.num_anchors, generator=generator, dtype=torch.float64)
         self.register_buffer("anchors", anchors)
         self.out_dim = config.num_anchors
+
+    anchors: Tensor  # buffer registered in __init__ (annotated for type checkers)
 
     @torch.no_grad()
     def set_anchors(self, anchors: Any) -> None:
@@ -223,6 +227,8 @@ class TilePositionEncoder(PositionEncoder):
         self.register_float64_buffer("range_min", torch.tensor([lon_min, lat_min], dtype=torch.float64))
         self.embedding = nn.Embedding(self.num_rows * self.num_cols, config.tile_embed_dim)
         self.out_dim = config.tile_embed_dim
+
+    range_min: Tensor  # buffer registered in __init__ (annotated for type checkers)
 
     def cell_index(self, lonlat: Tensor) -> Tensor:
         """(N,) int64 row-major cell index of each point, clipped into the grid."""
