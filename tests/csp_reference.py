@@ -55,13 +55,19 @@ def _freqs(params: Mapping[str, Any]) -> np.ndarray:
 
 
 def _rff_features(params: Mapping[str, Any], state: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
-    """Spec 9 item 11 with the original's float32 steps; (N, D) float32."""
+    """Spec 9 item 11 with the original's steps; (N, D) float32.
+
+    TorchSpatial's ``coord_normalize`` in float64 ((x - min) * 1.0 / (max - min), then * 2 - 1), cast to
+    float32, then the float32 matrix product with ``dirvec`` (numpy's BLAS sgemm, as torch's), + ``shift``
+    and cos, times sqrt(2 / D), all in float32.
+    """
     x_min, x_max, y_min, y_max = (float(v) for v in params["map_range"])
-    scaled = np.stack([2.0 * (x[:, 0] - x_min) / (x_max - x_min) - 1.0,
-                       2.0 * (x[:, 1] - y_min) / (y_max - y_min) - 1.0], axis=1).astype(np.float32)  # unclipped
+    scaled = np.stack([(x[:, 0] - x_min) * 1.0 / (x_max - x_min) * 2 - 1,
+                       (x[:, 1] - y_min) * 1.0 / (y_max - y_min) * 2 - 1], axis=1).astype(np.float32)  # unclipped
     dirvec = _numpy(state["spa_enc.position_encoder.dirvec"]).astype(np.float32)  # (2, D)
     shift = _numpy(state["spa_enc.position_encoder.shift"]).astype(np.float32)  # (D,)
-    phase = scaled[:, 0:1] * dirvec[0] + scaled[:, 1:2] * dirvec[1] + shift  # float32 throughout
+    phase = scaled @ dirvec + shift  # float32 throughout
+    assert phase.dtype == np.float32
     return np.float32(math.sqrt(2.0 / dirvec.shape[1])) * np.cos(phase)
 
 

@@ -16,17 +16,19 @@ from torch import Tensor, nn
 from ..config import LocationEncoderConfig
 from ..errors import CoordinateError, GeolocEmbedError
 from ..hub_mixin import HubMixin
-from .inference import ChunkedInference
 from .networks import BranchSum, build_network
 from .positional import build_position_encoder
 
 __all__ = ["LocationEncoder"]
 
-#: Rows processed at once inside ``encode``: small enough that the FFN's intermediates stay in
-#: the CPU cache (csp-spec.md section 9, "Speed"; 1024 measured best of 256-2048 for the CSP FFN on
-#: this project's 2-core VM with ``ChunkedInference``); large enough to keep a GPU busy.
+#: Rows per ``self(x)`` call inside ``encode``: on the CPU small enough that a forward's
+#: intermediates stay in cache (csp-spec.md section 9, "Speed"; measured with
+#: ``benchmarks/encode_throughput.py --chunks``), on accelerators large enough to keep the device busy.
 _CPU_CHUNK_ROWS = 1024
 _GPU_CHUNK_ROWS = 1 << 20
+#: Bytes of the block ``_keep_heap_warm`` allocates and frees (glibc raises its trim threshold to
+#: twice this, capped by its 32 MiB maximum mmap threshold).
+_HEAP_WARM_BYTES = 16 << 20
 
 
 class LocationEncoder(nn.Module, HubMixin):
@@ -73,8 +75,8 @@ class LocationEncoder(nn.Module, HubMixin):
     def device(self) -> torch.device:
         for tensor in self.parameters():
             return tensor.device
-        for tensor in self.buffers():
-            return tensor.device
+        for buffer in self.buffers():
+            return buffer.device
         return torch.device("cpu")
 
     @property
@@ -188,6 +190,16 @@ class LocationEncoder(nn.Module, HubMixin):
     def _run_batched(self, coords: Any, order: str, head: str = "embed", *, batch_size: int = 65536,
                      device: Union[str, torch.device, None] = None, dtype: Optional[torch.dtype] = None,
                      progress: bool = False, wrap: bool = False, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """``encode`` (``head="embed"``) and ``logits`` (``"logits"``): a batched loop over
+        ``self(x)``, resp. ``self.class_logits(self(x))``, under ``torch.no_grad()`` in eval mode.
+
+        Batches of ``batch_size`` points move to the device; each is run in chunks of
+        ``_CPU_CHUNK_ROWS`` rows on the CPU (intermediates stay in cache) or ``_GPU_CHUNK_ROWS``
+        elsewhere. On the CPU each chunk's result is copied straight into ``out`` when it is a
+        C-contiguous writable array of the compute dtype; on an accelerator a batch's results are
+        gathered on the device and copied to the host once. Every module keeps its own speed work in
+        its ``forward``, so subclasses, hooks and any network give exactly ``self(x)``.
+        """
         from ..coords import to_canonical
 
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -199,17 +211,18 @@ class LocationEncoder(nn.Module, HubMixin):
         lonlat = to_canonical(coords, order=order, wrap=wrap,
                               dtype=torch.float64 if model.dtype == torch.float64 else torch.float32)
         autocast_dtype = dtype if dtype in (torch.bfloat16, torch.float16) else None
-        call = model.forward if head == "embed" else (lambda x: model.class_logits(model.forward(x)))
         width = model.embed_dim if head == "embed" else model.config.num_classes
-
         n = lonlat.shape[0]
         np_dtype = np.float64 if model.dtype == torch.float64 else np.float32
-        if out is None:
-            out = np.empty((n, width), dtype=np_dtype)
-        elif out.shape != (n, width):
-            raise ValueError(f"out must have shape {(n, width)}, got {out.shape}")
-        chunk = _GPU_CHUNK_ROWS if target.type != "cpu" else _CPU_CHUNK_ROWS
-        was_training = model.training
+        out = _output_array(out, (n, width), np_dtype)
+        chunk = _CPU_CHUNK_ROWS if target.type == "cpu" else _GPU_CHUNK_ROWS
+        # a plain array of the compute dtype: the CPU copies each chunk straight into it and an
+        # accelerator copies each batch into it once (no host temporary)
+        writable = out.dtype == np_dtype and out.flags.c_contiguous
+        direct = target.type == "cpu" and writable
+        if target.type == "cpu":
+            _keep_heap_warm()
+        modes = [(module, module.training) for module in model.modules()]
         model.eval()
         bar = None
         if progress:
@@ -217,15 +230,8 @@ class LocationEncoder(nn.Module, HubMixin):
 
             bar = tqdm(total=n, unit="pt", desc=head)
         try:
-            with torch.inference_mode(), torch.autocast(device_type=target.type, dtype=autocast_dtype or
-                                                        torch.bfloat16, enabled=autocast_dtype is not None):
-                # a plain array of the compute dtype: the CPU computes straight into it and an
-                # accelerator copies its result into it once (no host temporary)
-                writable = out.dtype == np_dtype and out.flags.c_contiguous and out.flags.writeable
-                direct = target.type == "cpu" and writable
-                # CSP FFN models on the CPU: preallocated buffers, no per-chunk allocations
-                plan = (ChunkedInference(model, min(chunk, n)) if autocast_dtype is None
-                        and n > 0 and ChunkedInference.supports(model) else None)
+            with torch.no_grad(), torch.autocast(device_type=target.type, dtype=autocast_dtype or torch.bfloat16,
+                                                 enabled=autocast_dtype is not None):
                 for start in range(0, n, batch_size):
                     stop = min(start + batch_size, n)
                     batch = lonlat[start:stop].to(device=target, dtype=model.dtype)
@@ -233,21 +239,24 @@ class LocationEncoder(nn.Module, HubMixin):
                               else torch.empty((stop - start, width), dtype=model.dtype, device=target))
                     for lo in range(0, stop - start, chunk):
                         rows = batch[lo:lo + chunk]
-                        if plan is None:
-                            result[lo:lo + chunk] = call(rows)
-                        elif head == "embed":
-                            plan(rows, result[lo:lo + chunk])
-                        else:
-                            embedding = plan(rows, plan.embedding_buffer(rows.shape[0]))
-                            result[lo:lo + chunk] = model.class_logits(embedding)
+                        values = model(rows) if head == "embed" else model.class_logits(model(rows))
+                        if tuple(values.shape) != (rows.shape[0], width):
+                            raise GeolocEmbedError(
+                                f"{type(model).__name__}.forward returned shape {tuple(values.shape)} for "
+                                f"{rows.shape[0]} points; {head} expects ({rows.shape[0]}, {width}) "
+                                f"({'embed_dim' if head == 'embed' else 'config.num_classes'} = {width}); "
+                                "set embed_dim to the width your forward returns")
+                        result[lo:lo + rows.shape[0]].copy_(values)
+                        del values  # free this chunk's result before the next forward allocates
                     if writable and not direct:
-                        torch.from_numpy(out[start:stop]).copy_(result)
+                        torch.from_numpy(out[start:stop]).copy_(result)  # the one device-to-host copy
                     elif not direct:
                         out[start:stop] = result.cpu().numpy()
                     if bar is not None:
                         bar.update(stop - start)
         finally:
-            model.train(was_training)
+            for module, training in modes:  # exactly the modes it had, submodules included
+                module.training = training
             if bar is not None:
                 bar.close()
         return out
@@ -310,3 +319,33 @@ class LocationEncoder(nn.Module, HubMixin):
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_classes={self.config.num_classes}"
 
+
+def _output_array(out: Optional[np.ndarray], shape: tuple[int, int], dtype: type) -> np.ndarray:
+    """``out`` checked for ``encode(out=...)``, or a new (N, width) array of ``dtype``."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array (np.empty or np.memmap) of shape {shape}, "
+                        f"got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out must have shape {shape}, got {out.shape}")
+    if not np.issubdtype(out.dtype, np.floating):
+        raise ValueError(f"out must have a floating dtype (float32 or float64), got {out.dtype}")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only (a memmap opened with mode='r'?); open it with mode='r+' or 'w+'")
+    return out
+
+
+def _keep_heap_warm() -> None:
+    """Let the memory of one chunk's forward be reused by the next instead of page-faulting back.
+
+    Each ``self(x)`` call allocates and frees a few MB (the layers' outputs). glibc's malloc gives
+    freed heap memory above its trim threshold back to the OS, and the next chunk then page-faults
+    it in again: 30,000-50,000 minor faults per 65,536 points, about 20 % of encode's time, in a
+    fresh process. glibc raises that threshold (to twice the block size) whenever a block it had
+    mmapped is freed ("dynamic mmap threshold", mallopt(3)), which every program freeing a
+    tensor of a few MB triggers; freeing one 16 MB block here does it before the loop. The block
+    is never touched (no page is faulted in); other allocators are unaffected.
+    """
+    block = torch.empty(_HEAP_WARM_BYTES, dtype=torch.uint8)
+    del block

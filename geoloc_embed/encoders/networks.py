@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from ..config import CSPFFNConfig, FCNetConfig, LocationEncoderConfig, MLPConfig, NetworkConfig
 from ..errors import ConfigError
+from ._inplace import may_overwrite
 
 __all__ = [
     "make_activation",
@@ -100,9 +101,14 @@ class _CSPLayer(nn.Module):
         self.layernorm = nn.LayerNorm(out_dim, eps=1e-5) if layernorm else None
 
     def forward(self, x: Tensor) -> Tensor:
+        """(N, in_dim) -> (N, out_dim). One code path: the activation (built in place for leakyrelu
+        and relu by ``make_activation``) acts on the Linear's fresh output, and when autograd does not
+        record (``may_overwrite``) the residual is added into that output too (one temporary fewer);
+        the values are the same either way. ``nn.LayerNorm`` has no public in-place form and allocates."""
         out = self.dropout(self.activation(self.linear(x)))
         if self.residual:
-            out = out + x
+            inplace = may_overwrite(x, self.linear.weight, self.linear.bias)
+            out = torch.add(out, x, out=out if inplace else None)
         if self.layernorm is not None:
             out = self.layernorm(out)
         return out

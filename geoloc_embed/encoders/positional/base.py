@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from ...config import LocationEncoderConfig, PositionEncoderConfig
 from ...errors import ConfigError
+from .._inplace import may_overwrite
 
 __all__ = [
     "PositionEncoder",
@@ -67,20 +68,6 @@ class PositionEncoder(nn.Module):
             if buffer.dtype != torch.float64:
                 setattr(self, name, master.to(buffer.device))
         return self
-
-    def forward_into(self, lonlat: Tensor, out: Tensor, workspace: Tensor) -> Tensor:
-        """Inference-only ``forward`` that may write into preallocated memory (no autograd).
-
-        Args:
-            lonlat: (n, 2) [lon, lat] degrees.
-            out: (n, out_dim) buffer in ``lonlat.dtype`` that the result may be written into.
-            workspace: float64 scratch buffer with at least ``n * out_dim`` elements.
-
-        Returns:
-            (n, out_dim) features equal to ``self(lonlat)``: ``out`` itself when the family has
-            an allocation-free path, otherwise a freshly computed tensor (the default).
-        """
-        return self(lonlat)
 
     def extra_repr(self) -> str:
         return f"out_dim={self.out_dim}"
@@ -163,9 +150,8 @@ def sin_cos_interleaved(phase: Tensor, dtype: torch.dtype) -> Tensor:
     """
     if phase.dtype != torch.float64 or dtype == torch.float64 or phase.device.type == "cpu":
         shifted = phase.unsqueeze(-1) + _SIN_COS_SHIFT.to(device=phase.device, dtype=phase.dtype)
-        if not (torch.is_grad_enabled() and shifted.requires_grad):
-            return shifted.sin_().to(dtype)  # in place: one temporary less on the hot path
-        return torch.sin(shifted).to(dtype)
+        # in place on the fresh sum when autograd does not record: one temporary less
+        return torch.sin(shifted, out=shifted if may_overwrite(phase) else None).to(dtype)
     reduced = torch.remainder(phase, TWO_PI).to(dtype).unsqueeze(-1)
     return torch.sin(reduced + _SIN_COS_SHIFT.to(device=phase.device, dtype=dtype))
 

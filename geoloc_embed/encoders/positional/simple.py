@@ -62,6 +62,8 @@ class WrapPositionEncoder(PositionEncoder):
         self.register_float64_buffer("scale", torch.tensor([math.pi / 180.0, math.pi / 90.0], dtype=torch.float64))
         self.out_dim = config.feature_dim
 
+    scale: Tensor  # buffer registered in __init__ (annotated for type checkers)
+
     def forward(self, lonlat: Tensor) -> Tensor:
         phase = lonlat.to(torch.float64) * self.scale  # (N, 2)
         sin, cos = sin_cos(phase, lonlat.dtype)
@@ -90,6 +92,8 @@ class RBFPositionEncoder(_PinnedDtypeBuffers):
         anchors = sample_uniform_sphere(config.num_anchors, generator=generator, dtype=torch.float64)
         self.register_buffer("anchors", anchors)
         self.out_dim = config.feature_dim
+
+    anchors: Tensor  # buffer registered in __init__ (annotated for type checkers)
 
     @torch.no_grad()
     def set_anchors(self, anchors: Any) -> None:
@@ -159,12 +163,33 @@ class RFFPositionEncoder(_PinnedDtypeBuffers):
                                                                 dtype=torch.float64))
         self.out_dim = num
 
+    dirvec: Tensor  # buffers registered in __init__ (annotated for type checkers)
+    shift: Tensor
+    range_min: Tensor
+    range_size: Tensor
+
     def forward(self, lonlat: Tensor) -> Tensor:
-        compute = torch.float64 if lonlat.dtype == torch.float64 else torch.float32
-        scaled = (2.0 * (lonlat.to(torch.float64) - self.range_min) / self.range_size - 1.0).to(compute)
-        dirvec = self.dirvec.to(compute)
-        # Two multiply-adds instead of a matmul: exact float32 even where TF32 matmuls are enabled.
-        phase = scaled[:, 0:1] * dirvec[0] + scaled[:, 1:2] * dirvec[1] + self.shift.to(compute)
+        """(N, 2) [lon, lat] degrees -> (N, D) in ``lonlat.dtype``, with the authors' arithmetic.
+
+        TorchSpatial computes x' in float64 (``coord_normalize``: (x - min) / (max - min) * 2 - 1, here
+        2 (x - min) / (max - min) - 1, the same bits since doubling is exact), casts it to float32 and
+        then takes ``cos(x' @ dirvec + shift) * sqrt(2 / D)`` in float32 (csp-spec.md section 9 item 11).
+        Its matrix product of inner size 2 is, in sgemm (CPU BLAS and cuBLAS alike), a chain of fused
+        multiply-adds: round(round(x0 * d0) + x1 * d1). That is evaluated here exactly, without a
+        matmul, so TF32 or reduced-precision matmul settings cannot change it: float32 products are
+        exact in float64, so ``round32(round32(x0 d0) + x1 d1)`` is one float64 sum rounded to
+        float32 (a double rounding differs from the fused result only on exact ties, about one case
+        in 2**29). Float64 input is computed in float64 throughout.
+        """
+        scaled = 2.0 * (lonlat.to(torch.float64) - self.range_min) / self.range_size - 1.0  # (N, 2) float64
+        if lonlat.dtype == torch.float64:
+            phase = scaled @ self.dirvec.to(torch.float64) + self.shift.to(torch.float64)
+            return math.sqrt(2.0 / self.out_dim) * torch.cos(phase)
+        x = scaled.to(torch.float32).to(torch.float64)  # the authors' float32 x'
+        dirvec = self.dirvec.to(torch.float64)          # float32 values, exact in float64
+        first = (x[:, 0:1] * dirvec[0]).to(torch.float32).to(torch.float64)  # round32(x0 * d0)
+        product = torch.addcmul(first, x[:, 1:2], dirvec[1]).to(torch.float32)  # round32(first + x1 * d1)
+        phase = product + self.shift.to(torch.float32)
         return (math.sqrt(2.0 / self.out_dim) * torch.cos(phase)).to(lonlat.dtype)
 
 
@@ -193,6 +218,8 @@ class TilePositionEncoder(PositionEncoder):
         self.register_float64_buffer("range_min", torch.tensor([lon_min, lat_min], dtype=torch.float64))
         self.embedding = nn.Embedding(self.num_rows * self.num_cols, config.tile_embed_dim)
         self.out_dim = config.tile_embed_dim
+
+    range_min: Tensor  # buffer registered in __init__ (annotated for type checkers)
 
     def cell_index(self, lonlat: Tensor) -> Tensor:
         """(N,) int64 row-major cell index of each point, clipped into the grid."""
