@@ -39,20 +39,18 @@ Family notes (csp-spec.md section 9):
 authors' ``make_model_file_param_args`` layout) so they can be cross-checked against ``params``.
 """
 
-import contextlib
 import logging
 import os
-import pickle
 import re
-import zipfile
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any, Mapping, Optional, Union
 
 import torch
 from torch import Tensor
 
 from ..config import LocationEncoderConfig, network_config, position_encoder_config
 from ..errors import ConfigError, WeightsError
+from .unpickle import load_weights_only
 
 __all__ = [
     "convert",
@@ -104,68 +102,38 @@ UNSUPPORTED_ENCODER_TYPES: dict[str, str] = {
 #: Networks for encoder types that do not use the CSP FFN.
 _FCNET_TYPES = ("geo_net", "wrap")
 
-#: numpy objects some TorchSpatial files (rbf) pickle inside ``params``; allowed under their pickled
-#: names, inside a ``safe_globals`` context only (csp-spec.md section 9 item 15).
-def _numpy_allow_list() -> list[Any]:
-    import numpy as np
-
-    allowed: list[Any] = [np.dtype]
-    try:
-        from numpy._core.multiarray import scalar  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core.multiarray import scalar  # type: ignore[no-redef]
-    allowed.append((scalar, "numpy.core.multiarray.scalar"))
-    dtypes = getattr(np, "dtypes", None)
-    if dtypes is not None and hasattr(dtypes, "Int64DType"):
-        allowed.append(dtypes.Int64DType)
-    return allowed
-
-
 # --------------------------------------------------------------------------- loading
-def load_checkpoint(path: Union[str, os.PathLike]) -> dict[str, Any]:
-    """Load a CSP/TorchSpatial ``.pth.tar`` without executing pickled code.
+def load_checkpoint(path: Union[str, os.PathLike], *, source: Optional[str] = None) -> dict[str, Any]:
+    """Load a CSP/TorchSpatial ``.pth.tar`` without executing pickled code (``load_weights_only``).
 
-    Returns the checkpoint dict (with at least ``state_dict`` and ``params``).
+    Returns the checkpoint dict (with at least ``state_dict`` and ``params``); ``source`` names the file
+    in errors (default: ``path``).
 
     Raises:
         WeightsError: unreadable/truncated file, disallowed pickled objects, or not a checkpoint of
             this format. The message names the file and the fix.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path} does not exist or is not a file")
-    try:
-        scoped = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5; never global state
-        with scoped(_numpy_allow_list()) if scoped is not None else contextlib.nullcontext():
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((line for line in first if "GLOBAL" in line or "Unsupported" in line), first[0] if first else "")
-        raise WeightsError(
-            f"{path} contains pickled Python objects that geoloc_embed refuses to load ({detail.strip()}); "
-            "only tensors, plain containers and a few numpy scalars are allowed, because loading anything "
-            "else would execute code from the file. If you trust the file, re-save it as "
-            "torch.save({'state_dict': ..., 'params': ...}) with plain values.") from exc
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, IndexError,
-            AttributeError, TypeError) as exc:
-        raise WeightsError(
-            f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {str(exc)[:200]}); "
-            "the file is probably truncated or corrupted: download it again (and check its sha256)") from exc
+    label = source or str(path)
+    obj = load_weights_only(path, source=label)
     if not isinstance(obj, Mapping) or "state_dict" not in obj or "params" not in obj:
-        kind = type(obj).__name__ if not isinstance(obj, Mapping) else f"dict with keys {sorted(obj)[:8]}"
+        kind = type(obj).__name__ if not isinstance(obj, Mapping) else f"dict with keys {sorted(map(str, obj))[:8]}"
         raise WeightsError(
-            f"{path} is not a CSP/TorchSpatial checkpoint: expected a dict with 'state_dict' and 'params' "
+            f"{label} is not a CSP/TorchSpatial checkpoint: expected a dict with 'state_dict' and 'params' "
             f"(as written by the authors' save_model), got a {kind}. For a geoloc_embed model directory use "
             "LocationEncoder.from_pretrained(dir); for SatCLIP/GeoCLIP files use their converters.")
     if not isinstance(obj["state_dict"], Mapping) or not isinstance(obj["params"], Mapping):
-        raise WeightsError(f"{path}: 'state_dict' and 'params' must both be dicts")
+        raise WeightsError(f"{label}: 'state_dict' and 'params' must both be dicts")
     return dict(obj)
 
 
-def convert(path: Union[str, os.PathLike]) -> tuple[LocationEncoderConfig, dict[str, Tensor]]:
-    """Convert a CSP/TorchSpatial ``.pth.tar`` file to ``(config, state_dict)`` for ``LocationEncoder``."""
-    checkpoint = load_checkpoint(path)
-    return convert_checkpoint(checkpoint, source=str(path))
+def convert(path: Union[str, os.PathLike], *, source: Optional[str] = None
+            ) -> tuple[LocationEncoderConfig, dict[str, Tensor]]:
+    """Convert a CSP/TorchSpatial ``.pth.tar`` file to ``(config, state_dict)`` for ``LocationEncoder``.
+
+    ``source`` names the file in errors (default: ``path``; e.g. ``"model_dir.zip#<member>"``).
+    """
+    label = source or str(path)
+    return convert_checkpoint(load_checkpoint(path, source=label), source=label)
 
 
 # --------------------------------------------------------------------------- state dict
