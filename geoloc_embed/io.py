@@ -43,7 +43,8 @@ from .errors import ConfigError, PretrainedNotFoundError, WeightsError
 
 __all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME", "TensorInfo", "atomic_path", "atomic_write_text",
            "atomic_write_bytes", "sha256_file", "replace_directory", "read_config", "read_weights_layout",
-           "layout_of", "check_layout", "load_weights", "serialize_weights", "write_model_files"]
+           "layout_of", "check_layout", "load_weights", "cast_to_layout", "state_digest", "serialize_weights",
+           "write_model_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -333,6 +334,20 @@ def cast_to_layout(state: Mapping[str, Tensor], expected: Mapping[str, TensorInf
 
 
 # --------------------------------------------------------------------------- writing
+def state_digest(state: Mapping[str, Tensor]) -> str:
+    """sha256 of a state dict's names, dtypes, shapes and values (independent of how a file orders them).
+
+    safetensors files of the same tensors may differ in their header's metadata order, so identity of
+    weights is decided on this digest, not on file bytes.
+    """
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        value = state[key].detach().contiguous().cpu()
+        digest.update(f"{key}|{value.dtype}|{list(value.shape)}|".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes() if value.numel() else b"")
+    return digest.hexdigest()
+
+
 def serialize_weights(state: Mapping[str, Tensor]) -> bytes:
     """safetensors bytes of ``state`` (contiguous CPU copies; metadata names the library)."""
     from safetensors.torch import save

@@ -9,8 +9,8 @@ Layout::
 
 * Readers read ``CURRENT`` and then only that version's files, which never change once written, so
   they always see a complete old or new model, whatever writers do meanwhile.
-* A version's name is a digest of its content and source: storing an identical conversion again
-  writes nothing.
+* A version's name is a digest of its source, config and tensors (``io.state_digest``): storing an
+  identical conversion again writes nothing.
 * Writers hold the lock, build a new version under a temporary name, rename it into place, then
   replace ``CURRENT``. A version that stopped being current is deleted by a later writer once it has
   been retired for ``RETIRED_GRACE_S`` seconds (a reader that read ``CURRENT`` just before the switch
@@ -29,7 +29,15 @@ from typing import Any, Callable, Mapping, Optional
 
 from .._version import __version__
 from ..config import LocationEncoderConfig
-from ..io import CONFIG_NAME, WEIGHTS_NAME, atomic_write_text, serialize_weights, sha256_file, write_model_files
+from ..io import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    atomic_write_text,
+    serialize_weights,
+    sha256_file,
+    state_digest,
+    write_model_files,
+)
 from .env import PathLike, converted_root
 from .locks import locked
 from .spec import PretrainedSpec
@@ -106,18 +114,18 @@ def store(spec: PretrainedSpec, config: LocationEncoderConfig, state: Mapping[st
         OSError (``CacheNotWritableError`` included): the cache cannot be written; the caller decides
             whether to go on without it.
     """
-    data = serialize_weights(state)
-    weights_sha256 = hashlib.sha256(data).hexdigest()
-    config_json = config.to_json()
-    digest = hashlib.sha256("\n".join([spec.source_id, config_json, weights_sha256]).encode()).hexdigest()
+    content = state_digest(state)
+    digest = hashlib.sha256("\n".join([spec.source_id, config.to_json(), content]).encode()).hexdigest()
     version = f"v-{digest[:16]}"
     root = converted_root(cache_dir) / spec.name
     with locked(root, f"write the converted cache of {spec.name!r}"):
         target = root / version
         record = _read_record(target)
         if record is None or record.get("weights_sha256") != sha256_file(target / WEIGHTS_NAME):
+            data = serialize_weights(state)
             entry = {"name": spec.name, "source_id": spec.source_id, **dict(source), "converter": spec.converter,
-                     "weights_sha256": weights_sha256, "geoloc_embed_version": __version__}
+                     "weights_sha256": hashlib.sha256(data).hexdigest(), "content_sha256": content,
+                     "geoloc_embed_version": __version__}
             _write_version(root, target, config, data, card, entry)
         current = root / CURRENT_NAME
         if not current.is_file() or current.read_text(encoding="utf-8").strip() != version:
