@@ -109,7 +109,7 @@ def replace_directory(target: PathLike, build: Callable[[Path], None], *, keep_e
     A failure in ``build`` (an exception, a full disk) leaves the old directory untouched and no
     temporary directory behind. Returns ``target``.
     """
-    target = Path(target).expanduser()
+    target = Path(os.path.abspath(Path(target).expanduser()))  # "." and "a/.." have no name to build beside
     if target.is_symlink():
         target = target.resolve()
     if target.exists() and not target.is_dir():
