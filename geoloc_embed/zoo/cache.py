@@ -64,7 +64,7 @@ def lookup(spec: PretrainedSpec, cache_dir: Optional[PathLike] = None, *,
     root = converted_root(cache_dir) / spec.name
     try:
         current = (root / CURRENT_NAME).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         current = ""
     except OSError as exc:
         logger.warning("ignoring the unreadable converted cache %s (%s)", root, exc)

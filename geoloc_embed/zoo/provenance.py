@@ -129,7 +129,7 @@ def record_first_use(spec: PretrainedSpec, source_file: Path, source_sha256: str
 def _read(path: Path) -> Optional[dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, ValueError) as exc:
         raise WeightsError(f"the checksum record {path} is unreadable ({exc}); delete it to record the file "
