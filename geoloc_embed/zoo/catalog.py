@@ -51,7 +51,10 @@ CSP_MODEL_ZIP_SIZE = 94_186_705  # bytes, per the SatCLIP notebook's download lo
 _CSP_RAW_DEGREES = ("(lon, lat) in raw degrees, lon first; no scaling (CSP's convert_loc_to_tensor_no_normalize). "
                     "Third-party recipes that divide by 180/90 first compute off-distribution embeddings.")
 _CSP_NOTES = ("The CSP authors published no license: the weights are downloaded from the authors' Dropbox link "
-              "on your machine and converted locally; they are never redistributed by geoloc-embed.")
+              "on your machine and converted locally; they are never redistributed by geoloc-embed. They publish "
+              "no checksum either: the archive's size (94,186,705 bytes) is checked, and on first use the sha256 "
+              "of the archive and of the member are recorded and printed; a later, different file under the same "
+              "name is refused. Pin a hash with expected_sha256= or GEOLOC_EMBED_SHA256_<NAME>.")
 
 _CSP_GRID_PE = {"family": "grid", "frequency_num": 32, "min_radius": 0.1, "max_radius": 360.0}
 _CSP_FFN = {"name": "csp-ffn", "num_hidden_layers": 1, "hidden_dim": 512, "embed_dim": 256}
