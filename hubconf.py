@@ -6,21 +6,24 @@ takes (a registered name, a directory, a checkpoint file, ``archive.zip#member``
 ``csp_bluemarble`` is the bundled default model (offline).
 """
 
+from typing import Any
+
+from geoloc_embed import DEFAULT_MODEL, LocationEncoder, create_model
+
+#: Checked by torch.hub before loading (the packages geoloc-embed needs).
 dependencies = ["torch", "numpy", "safetensors", "huggingface_hub", "pyproj", "tqdm", "filelock"]
 
-from geoloc_embed import DEFAULT_MODEL, LocationEncoder, create_model  # noqa: E402
 
-
-def location_encoder(name: str = DEFAULT_MODEL or "csp-bluemarble", **kwargs):  # type: ignore[no-untyped-def]
+def location_encoder(name: str = DEFAULT_MODEL or "csp-bluemarble", **kwargs: Any) -> LocationEncoder:
     """A pretrained location encoder by name; keyword arguments go to ``LocationEncoder.from_pretrained``."""
     return LocationEncoder.from_pretrained(name, **kwargs)
 
 
-def architecture(name: str, **overrides):  # type: ignore[no-untyped-def]
+def architecture(name: str, **overrides: Any) -> LocationEncoder:
     """An untrained named architecture (``geoloc_embed.list_models()``) with timm-style overrides."""
     return create_model(name, **overrides)
 
 
-def csp_bluemarble(**kwargs):  # type: ignore[no-untyped-def]
+def csp_bluemarble(**kwargs: Any) -> LocationEncoder:
     """The bundled default: CSP grid + FFN pre-trained on NASA Blue Marble patches (offline, 256-d)."""
     return LocationEncoder.from_pretrained("csp-bluemarble", **kwargs)

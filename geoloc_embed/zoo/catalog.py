@@ -8,7 +8,7 @@ Each entry is a ``PretrainedSpec`` added with ``register_pretrained`` when this 
 from typing import Any, Iterable, Mapping
 
 from ..config import CSPFFNConfig, GridConfig, LocationEncoderConfig
-from ..convert.csp import parse_model_file_name
+from ..convert.csp_names import parse_model_file_name
 from .registry import register_pretrained
 from .spec import PretrainedSpec
 
