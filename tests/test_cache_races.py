@@ -31,6 +31,7 @@ from geoloc_embed import io as ge_io
 from geoloc_embed.zoo import cache as zoo_cache
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # 2-4 fresh interpreters per test
 POINTS = [[0.0, 90.0], [180.0, 0.0], [2.35, 48.86], [-74.0, 40.7]]
 CSP_INAT = ("model_inat_2018_gridcell_0.0010_32_0.1000000_1_512_leakyrelu_UNSUPER-contsoftmax_0.000500_1.000_1_"
             "1.000_TMP20.0000_1.0000_1.0000.pth.tar")

@@ -302,7 +302,7 @@ class LocationEncoder(nn.Module, HubMixin):
         config = io.read_config(directory)
         weights = directory / io.WEIGHTS_NAME
         layout = io.read_weights_layout(weights)
-        return cls._load_strict(config, layout, lambda expected: io.load_weights(weights, expected, map_location),
+        return cls._load_strict(config, layout, lambda expected: io.load_weights(weights, expected),
                                 str(weights), map_location)
 
     @classmethod
