@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from csp_layout import csp_params, write_checkpoint
+from csp_layout import csp_params, fixture_file, write_checkpoint
 
 import geoloc_embed as ge
 from geoloc_embed.errors import PretrainedNotFoundError, WeightsError
@@ -295,3 +295,18 @@ def test_zip_member_errors_name_the_archive_member(tmp_path):
         ge.LocationEncoder.from_pretrained(f"{archive}#csp-inat", expected_sha256=_sha(archive))
     assert f"{archive}#{MEMBER}" in str(info.value) and "geoloc-embed-extract" not in str(info.value)
 
+
+
+def test_a_wrong_previous_download_is_replaced_not_used(serve, monkeypatch, tmp_path):
+    data = fixture_file("xyz__").path.read_bytes()
+    server = serve(_send(data))
+    spec = dataclasses.replace(registry.get_pretrained_spec("torchspatial-xyz-fmow"), url=server.url("/x.pth.tar"),
+                               sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data), expected={})
+    monkeypatch.setitem(registry._SPECS, spec.name, spec)
+    stale = _cache() / "downloads" / spec.filename
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"an older, different file")
+    model = ge.LocationEncoder.from_pretrained(spec.name)
+    assert stale.read_bytes() == data and len(server.requests) == 1
+    reference = ge.LocationEncoder.from_pretrained(fixture_file("xyz__").path)
+    np.testing.assert_array_equal(model.encode(POINTS), reference.encode(POINTS))

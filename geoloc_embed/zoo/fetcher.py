@@ -180,6 +180,14 @@ def _previous_download(source: Source, options: _Options, tried: list[str]) -> O
     if not path.is_file():
         tried.append(f"previous download: {path} (absent)")
         return None
+    pinned, _ = provenance.expected_sha256(spec, options.expected_sha256)
+    size = path.stat().st_size
+    if pinned is not None and sha256_file(path) != pinned:
+        tried.append(f"previous download: {path} (wrong sha256, ignored)")  # a download replaces it
+        return None
+    if pinned is None and spec.size_bytes is not None and size != spec.size_bytes:
+        tried.append(f"previous download: {path} ({size:,} bytes, not the registered {spec.size_bytes:,}; ignored)")
+        return None
     return _convert_registered(spec, path, options, downloaded=False)
 
 
