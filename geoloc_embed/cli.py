@@ -94,6 +94,17 @@ def _cmd_info(args: argparse.Namespace) -> int:
             print(f"{key}: {text}")
     if spec.config is not None:
         print("config: " + json.dumps(spec.config.to_dict(), sort_keys=True))
+    if spec.sha256 is None and spec.source in ("url-zip", "url-file"):
+        from .zoo.provenance import record_path, sha256_env_var
+
+        record = record_path(spec.name)
+        try:
+            seen = json.loads(record.read_text(encoding="utf-8"))
+            print(f"recorded on first use: {seen.get('file')} sha256 {seen.get('sha256')}, member sha256 "
+                  f"{seen.get('member_sha256')} ({record}, {seen.get('recorded')})")
+        except (OSError, ValueError):
+            print(f"checksum: none published; recorded on first use in {record}")
+        print(f"pin: expected_sha256=... or {sha256_env_var(spec.name)}")
     return 0
 
 

@@ -26,6 +26,7 @@ import pytest
 from csp_layout import csp_params, fixture_file, write_checkpoint
 
 import geoloc_embed as ge
+from geoloc_embed import cli
 from geoloc_embed.errors import PretrainedNotFoundError, WeightsError
 from geoloc_embed.zoo import registry
 from geoloc_embed.zoo.archive import extract_member
@@ -133,7 +134,7 @@ def test_registered_size_is_checked_before_downloading(serve, monkeypatch, tmp_p
         ge.LocationEncoder.from_pretrained(f"{archive}#csp-inat")  # a local archive of another size
 
 
-def test_first_use_records_and_prints_the_checksums(serve, monkeypatch, tmp_path, caplog):
+def test_first_use_records_and_prints_the_checksums(serve, monkeypatch, tmp_path, caplog, capsys):
     archive = _archive(tmp_path / "model_dir.zip")
     server = serve(_send(archive.read_bytes()))
     _registered_size(monkeypatch, archive.stat().st_size)
@@ -151,6 +152,9 @@ def test_first_use_records_and_prints_the_checksums(serve, monkeypatch, tmp_path
     caplog.clear()
     ge.LocationEncoder.from_pretrained("csp-inat", force_download=True)  # the same file again: no new warning
     assert "first use" not in caplog.text
+    assert cli.main(["info", "csp-inat"]) == 0  # geoloc-embed info shows the recorded checksums
+    out = capsys.readouterr().out
+    assert f"sha256 {_sha(archive)}" in out and member_sha in out and "GEOLOC_EMBED_SHA256_CSP_INAT" in out
 
 
 def test_a_later_different_file_under_the_same_name_is_refused(monkeypatch, tmp_path):
