@@ -29,6 +29,7 @@ from .env import PathLike
 from .messages import archive_choice_message, hub_not_found_message, not_found_message
 from .registry import get_pretrained_spec, resolve_name
 from .resolve import Source, resolve_sources
+from .spec import PretrainedSpec
 from .wheel import pip_wheel_file
 
 __all__ = ["Fetched", "Validator", "fetch"]
@@ -52,7 +53,7 @@ class Fetched:
     directory: Optional[Path] = None
     config: Optional[LocationEncoderConfig] = None
     state: Optional[dict[str, Tensor]] = None
-    spec: Any = None
+    spec: Optional[PretrainedSpec] = None
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,7 @@ _TRY: dict[str, Callable[[Source, _Options, list[str]], Optional[Fetched]]] = {
 
 
 # --------------------------------------------------------------------------- conversion of a registered file
-def _convert_registered(spec: Any, source_file: Path, options: _Options, downloaded: bool) -> Fetched:
+def _convert_registered(spec: PretrainedSpec, source_file: Path, options: _Options, downloaded: bool) -> Fetched:
     """Verify, convert, check and cache the source file of a registered model."""
     try:
         return _convert_verified(spec, source_file, options)
@@ -255,7 +256,7 @@ def _convert_registered(spec: Any, source_file: Path, options: _Options, downloa
         raise
 
 
-def _convert_verified(spec: Any, source_file: Path, options: _Options) -> Fetched:
+def _convert_verified(spec: PretrainedSpec, source_file: Path, options: _Options) -> Fetched:
     source_sha256 = sha256_file(source_file)
     pinned, origin = provenance.expected_sha256(spec, options.expected_sha256)
     pinned_by_user = origin not in (None, "the registry")
@@ -307,7 +308,7 @@ def _convert_verified(spec: Any, source_file: Path, options: _Options) -> Fetche
     return Fetched(str(directory), directory=directory, spec=spec)
 
 
-def _as_registered(spec: Any, config: LocationEncoderConfig, state: dict[str, Tensor], label: str
+def _as_registered(spec: PretrainedSpec, config: LocationEncoderConfig, state: dict[str, Tensor], label: str
                    ) -> tuple[LocationEncoderConfig, dict[str, Tensor]]:
     """Drop an untrained class head when the registry says so, then check the registry's expectations."""
     if not spec.keep_class_head and config.num_classes:
