@@ -20,7 +20,7 @@ from .errors import (
     UnknownModelError,
     WeightsError,
 )
-from .registry import DEFAULT_MODEL, get_pretrained_spec, list_pretrained
+from .zoo import DEFAULT_MODEL, get_pretrained_spec, list_pretrained
 
 __all__ = [
     "__version__",

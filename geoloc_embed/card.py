@@ -3,17 +3,17 @@
 from typing import Any, Optional
 
 from .config import LocationEncoderConfig
-from .registry import CSP_CITATION
 
 __all__ = ["render_model_card"]
 
 
 def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
-                      num_params: Optional[int] = None) -> str:
+                      num_params: Optional[int] = None, citation: Optional[str] = None) -> str:
     """Markdown model card with Hugging Face YAML front matter.
 
     ``spec`` is the registry entry (``PretrainedSpec``) when the weights are a registered model;
-    its license, description, training data, metrics and citation fill the card.
+    its license, description, training data, metrics and citation fill the card. ``citation``
+    (BibTeX) is used when the spec has none; without either the card has no citation section.
     """
     license_ = getattr(spec, "license", None) or "other"
     if license_.lower() in ("none", "unknown", "unlicensed"):
@@ -72,8 +72,10 @@ def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
         lines += ["", "## License", "", f"{getattr(spec, 'license', 'not stated')}"]
         if getattr(spec, "redistributable", True) is False:
             lines.append("These weights may not be redistributed: they were downloaded and converted on this machine.")
-    citation = getattr(spec, "citation", None) or CSP_CITATION
-    lines += ["", "## Citation", "", "```bibtex", citation, "```", ""]
+    citation = getattr(spec, "citation", None) or citation
+    if citation:
+        lines += ["", "## Citation", "", "```bibtex", citation, "```"]
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -8,7 +8,7 @@ import torch
 from csp_layout import fixture_file
 
 import geoloc_embed as ge
-from geoloc_embed import cli, registry
+from geoloc_embed import cli, zoo
 
 POINTS = np.array([[2.35, 48.86], [-74.0, 40.7], [180.0, 90.0], [-180.0, -90.0], [0.0, 0.0], [151.2, -33.9],
                    [37.6, 55.7]])
@@ -30,7 +30,7 @@ def test_list(capsys):
     assert "csp -> csp-inat" in out
     assert cli.main(["list", "csp-*", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert [d["name"] for d in data] == registry.list_pretrained("csp-*")
+    assert [d["name"] for d in data] == zoo.list_pretrained("csp-*")
     assert cli.main(["list", "zzz-*"]) == 1
 
 

@@ -20,7 +20,7 @@ from csp_layout import fixture_file
 from csp_reference import POINTS, parity_violations, reference_outputs
 
 import geoloc_embed as ge
-from geoloc_embed.convert import build_model, csp
+from geoloc_embed.convert import csp
 from geoloc_embed.errors import WeightsError
 
 CSP_FILES = [
@@ -128,7 +128,7 @@ def test_structure(path):
     assert net.activation == raw["params"]["spa_f_act"]
     assert not any(k.startswith(("img_dec", "user_emb", "loc_enc")) for k in state)
     assert torch.equal(state["class_head.weight"], unprefixed["class_emb.weight"])
-    model = build_model(config, state, source=path)
+    model = ge.LocationEncoder.from_state_dict(config, state, source=str(path))
     assert set(model.state_dict()) == set(state)
 
 
@@ -248,7 +248,7 @@ def test_geo_net_fcnet_layout():
     config, state = csp.convert_checkpoint({"params": params, "state_dict": sd})
     assert (config.position_encoder.family, config.network.name, config.network.num_hidden_layers,
             config.embed_dim) == ("wrap", "fcnet", 4, width)
-    model = build_model(config, state)
+    model = ge.LocationEncoder.from_state_dict(config, state)
     # numpy reference: Linear -> ReLU -> 4 x (x + relu(W2 relu(W1 x)))
     x = POINTS.astype(np.float32).astype(np.float64)
     u = np.stack([x[:, 0] / 180, x[:, 1] / 90], axis=1)

@@ -22,9 +22,13 @@ import torch
 from csp_layout import csp_params, torchspatial_params, write_checkpoint
 
 import geoloc_embed as ge
-from geoloc_embed import hub, registry
-from geoloc_embed.download import DownloadError, download_file, extract_member, safe_member_name
+from geoloc_embed import zoo
 from geoloc_embed.errors import PretrainedNotFoundError, UnknownModelError, WeightsError
+from geoloc_embed.zoo import fetcher as zoo_fetch
+from geoloc_embed.zoo import registry
+from geoloc_embed.zoo.archive import extract_member, safe_member_name
+from geoloc_embed.zoo.download import DownloadError, download_file
+from geoloc_embed.zoo.wheel import pip_wheel_file
 
 CSP_INAT = ("model_inat_2018_gridcell_0.0010_32_0.1000000_1_512_leakyrelu_UNSUPER-contsoftmax_0.000500_1.000_1_"
             "1.000_TMP20.0000_1.0000_1.0000.pth.tar")
@@ -163,10 +167,23 @@ def _with_spec(monkeypatch, name: str, **changes) -> registry.PretrainedSpec:
     return spec
 
 
+def _archive_size_is_registered(monkeypatch, data: bytes) -> None:
+    """Register ``len(data)`` as the size of the csp-* archive (the real one has 94,186,705 bytes)."""
+    for name in ("csp-inat", "csp-inat-ft5", "csp-fmow", "csp-fmow-ft5"):
+        _with_spec(monkeypatch, name, size_bytes=len(data))
+
+
 def _leftovers(root: Path) -> list[str]:
+    """Files under ``root``, lock files excepted (they stay, empty: deleting them would race other processes)."""
     if not root.exists():
         return []
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.suffix != ".lock")
+
+
+def _converted(name: str) -> Path:
+    """The current version directory of the converted cache of ``name``."""
+    root = _cache() / "converted" / name
+    return root / (root / "CURRENT").read_text().strip()
 
 
 # --------------------------------------------------------------------------- 1. local paths
@@ -192,7 +209,7 @@ def test_local_checkpoint_converted_on_the_fly(no_network, csp_inat):
 
 
 def test_missing_path_and_hf_like_names(tmp_path, no_network):
-    with pytest.raises(PretrainedNotFoundError, match="no such file"):
+    with pytest.raises(PretrainedNotFoundError, match="nope.pth.tar does not exist"):
         ge.LocationEncoder.from_pretrained(str(tmp_path / "nope.pth.tar"))
     with pytest.raises(UnknownModelError, match="hf-hub:org/repo"):
         ge.LocationEncoder.from_pretrained("org/repo")
@@ -200,9 +217,10 @@ def test_missing_path_and_hf_like_names(tmp_path, no_network):
         ge.LocationEncoder.from_pretrained("csp-inatt")
 
 
-def test_local_zip_selection(tmp_path, no_network, csp_inat):
+def test_local_zip_selection(tmp_path, monkeypatch, no_network, csp_inat):
     archive = tmp_path / "model_dir.zip"
     archive.write_bytes(_authors_zip(csp_inat))
+    _archive_size_is_registered(monkeypatch, archive.read_bytes())
     with pytest.raises(PretrainedNotFoundError, match=r"holds 2 checkpoints.*csp-inat"):
         ge.LocationEncoder.from_pretrained(archive)
     by_member = ge.LocationEncoder.from_pretrained(f"{archive}#model_dir/model_inat_2018/{CSP_INAT}")
@@ -253,14 +271,15 @@ def test_packaged_weights(tmp_path, monkeypatch, no_network):
 # --------------------------------------------------------------------------- 3-4. download, cache
 def test_download_extract_convert_cache(monkeypatch, serve, online, tmp_path, csp_inat):
     fixture = csp_inat
-    server = serve({"/s/abc/model_dir.zip": _authors_zip(fixture)})
-    _with_spec(monkeypatch, "csp-inat", url=server.url("/s/abc/model_dir.zip?dl=1"))
+    data = _authors_zip(fixture)
+    server = serve({"/s/abc/model_dir.zip": data})
+    _with_spec(monkeypatch, "csp-inat", url=server.url("/s/abc/model_dir.zip?dl=1"), size_bytes=len(data))
     model = ge.LocationEncoder.from_pretrained("csp-inat")
     assert model.pretrained_spec.name == "csp-inat" and model.config.num_classes == 0
     assert len(server.requests) == 1
     reference = ge.LocationEncoder.from_pretrained(fixture)
     np.testing.assert_allclose(model.encode(POINTS), reference.encode(POINTS))
-    converted = _cache() / "converted" / "csp-inat"
+    converted = _converted("csp-inat")
     assert sorted(p.name for p in converted.iterdir()) == ["README.md", "config.json", "model.safetensors",
                                                           "source.json"]
     assert "license: other" in (converted / "README.md").read_text()
@@ -277,7 +296,7 @@ def test_download_extract_convert_cache(monkeypatch, serve, online, tmp_path, cs
     assert len(server.requests) == 1
 
     # the fine-tuned member of the same archive comes from the downloaded zip, still without network
-    _with_spec(monkeypatch, "csp-inat-ft5", url=server.url("/s/abc/model_dir.zip?dl=1"),
+    _with_spec(monkeypatch, "csp-inat-ft5", url=server.url("/s/abc/model_dir.zip?dl=1"), size_bytes=len(data),
                expected={**registry.get_pretrained_spec("csp-inat-ft5").expected, "num_classes": 10})
     fine = ge.LocationEncoder.from_pretrained("csp-inat-ft5")
     assert fine.config.num_classes == 10 and fine.logits(POINTS).shape == (5, 10)
@@ -286,8 +305,9 @@ def test_download_extract_convert_cache(monkeypatch, serve, online, tmp_path, cs
 def test_corrupted_converted_cache_is_rebuilt(tmp_path, monkeypatch, no_network, csp_inat):
     archive = tmp_path / "model_dir.zip"
     archive.write_bytes(_authors_zip(csp_inat))
+    _archive_size_is_registered(monkeypatch, archive.read_bytes())
     first = ge.LocationEncoder.from_pretrained(f"{archive}#csp-inat")
-    weights = _cache() / "converted" / "csp-inat" / "model.safetensors"
+    weights = _converted("csp-inat") / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
     downloads = _cache() / "downloads"
     downloads.mkdir(parents=True)
@@ -297,8 +317,9 @@ def test_corrupted_converted_cache_is_rebuilt(tmp_path, monkeypatch, no_network,
 
 
 def test_expected_structure_mismatch(monkeypatch, serve, online, csp_inat):
-    server = serve({"/model_dir.zip": _authors_zip(csp_inat)})
-    _with_spec(monkeypatch, "csp-inat-ft5", url=server.url("/model_dir.zip"))  # expects 8142 classes
+    data = _authors_zip(csp_inat)
+    server = serve({"/model_dir.zip": data})
+    _with_spec(monkeypatch, "csp-inat-ft5", url=server.url("/model_dir.zip"), size_bytes=len(data))  # 8142 classes
     with pytest.raises(WeightsError, match="num_classes=10 .expected 8142"):
         ge.LocationEncoder.from_pretrained("csp-inat-ft5")
     assert _leftovers(_cache()) == []
@@ -317,7 +338,7 @@ def test_zip_slip_refused(monkeypatch, serve, online, tmp_path):
     # the archive is refused before any member is read: the checkpoint member can be any bytes
     evil = _authors_zip(b"not a checkpoint", extra={"../../evil.pth.tar": b"x", "/abs/evil": b"x"})
     server = serve({"/model_dir.zip": evil})
-    _with_spec(monkeypatch, "csp-inat", url=server.url("/model_dir.zip"))
+    _with_spec(monkeypatch, "csp-inat", url=server.url("/model_dir.zip"), size_bytes=len(evil))
     with pytest.raises(WeightsError, match="unsafe member paths"):
         ge.LocationEncoder.from_pretrained("csp-inat")
     assert _leftovers(_cache()) == []
@@ -339,7 +360,7 @@ def test_safe_member_names():
 def test_truncated_download_leaves_nothing(monkeypatch, serve, online, csp_inat):
     data = _authors_zip(csp_inat)
     server = serve({"/model_dir.zip": data}, truncate_first=1000)
-    _with_spec(monkeypatch, "csp-inat", url=server.url("/model_dir.zip"))
+    _with_spec(monkeypatch, "csp-inat", url=server.url("/model_dir.zip"), size_bytes=len(data))
     with pytest.raises(DownloadError, match="truncated|interrupted"):
         ge.LocationEncoder.from_pretrained("csp-inat")
     assert _leftovers(_cache()) == []
@@ -375,7 +396,7 @@ def test_http_error_and_unreachable(serve, tmp_path):
         download_file(server.url("/missing"), tmp_path / "x", progress=False)
     with pytest.raises(DownloadError, match="only http"):
         download_file("file:///etc/passwd", tmp_path / "y", progress=False)
-    assert list(tmp_path.iterdir()) == []
+    assert _leftovers(tmp_path) == []
 
 
 def test_url_file_source(monkeypatch, serve, online, tmp_path):
@@ -394,7 +415,7 @@ def test_url_file_source(monkeypatch, serve, online, tmp_path):
                sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
     model = ge.LocationEncoder.from_pretrained(name)
     assert model.config.num_classes == 100 and model.pretrained_spec.name == name
-    assert "license: MIT" in (_cache() / "converted" / name / "README.md").read_text()
+    assert "license: MIT" in (_converted(name) / "README.md").read_text()
 
 
 # --------------------------------------------------------------------------- offline
@@ -418,10 +439,10 @@ def test_offline_never_opens_a_socket(no_network, monkeypatch):
 
 def test_offline_flag_read_at_call_time(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert hub.is_offline()
+    assert zoo.is_offline()
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    assert not hub.is_offline()
-    assert hub.is_offline(local_files_only=True)
+    assert not zoo.is_offline()
+    assert zoo.is_offline(local_files_only=True)
 
 
 # --------------------------------------------------------------------------- Hugging Face
@@ -462,16 +483,14 @@ def test_hf_hub_prefix_from_cache(tmp_path, no_network, monkeypatch):
 
 def test_registered_hf_source_from_cache(tmp_path, no_network, monkeypatch):
     """A registered Hugging Face checkpoint already in the HF cache is converted offline and cached."""
-    import geoloc_embed.convert as convert_module
-
     model = _tiny_model(num_classes=0)
     seen = []
 
-    def fake_convert(path, converter=None):
+    def fake_convert(path, converter=None, source=None):
         seen.append((Path(path).name, converter))
         return model.config, {k: v.clone() for k, v in model.state_dict().items()}
 
-    monkeypatch.setattr(convert_module, "convert", fake_convert)
+    monkeypatch.setattr(zoo_fetch, "convert", fake_convert)
     name = "satclip-resnet18-l10"
     spec = _with_spec(monkeypatch, name, expected={})
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hfcache"))
@@ -485,8 +504,6 @@ def test_registered_hf_source_from_cache(tmp_path, no_network, monkeypatch):
 
 
 def test_pip_wheel_source_without_importing(tmp_path, monkeypatch, no_network):
-    import geoloc_embed.convert as convert_module
-
     package = tmp_path / "site" / "geoclip"
     (package / "model" / "weights").mkdir(parents=True)
     (package / "__init__.py").write_text("raise RuntimeError('geoclip must not be imported')\n")
@@ -496,11 +513,11 @@ def test_pip_wheel_source_without_importing(tmp_path, monkeypatch, no_network):
     model = _tiny_model(num_classes=0)
     seen = []
 
-    def fake_convert(path, converter=None):
+    def fake_convert(path, converter=None, source=None):
         seen.append((Path(path), converter))
         return model.config, {k: v.clone() for k, v in model.state_dict().items()}
 
-    monkeypatch.setattr(convert_module, "convert", fake_convert)
+    monkeypatch.setattr(zoo_fetch, "convert", fake_convert)
     _with_spec(monkeypatch, "geoclip", expected={})
     loaded = ge.LocationEncoder.from_pretrained("geoclip")
     assert seen[0][0] == package / "model" / "weights" / "location_encoder_weights.pth"
@@ -509,7 +526,7 @@ def test_pip_wheel_source_without_importing(tmp_path, monkeypatch, no_network):
 
 
 def test_pip_wheel_missing_says_pip_install(monkeypatch, no_network):
-    monkeypatch.setattr(hub, "_pip_wheel_file", lambda spec: None)
+    monkeypatch.setattr(zoo_fetch, "pip_wheel_file", lambda spec: None)
     with pytest.raises(PretrainedNotFoundError, match="pip install geoclip"):
         ge.LocationEncoder.from_pretrained("geoclip")
 
@@ -521,17 +538,18 @@ def test_geoclip_from_installed_wheel(no_network):
     if importlib.util.find_spec("geoloc_embed.convert.geoclip") is None:
         pytest.skip("geoloc_embed.convert.geoclip is not available yet")
     spec = registry.get_pretrained_spec("geoclip")
-    if hub._pip_wheel_file(spec) is None:
+    if pip_wheel_file(spec) is None:
         pytest.skip("the geoclip wheel is not installed")
     model = ge.LocationEncoder.from_pretrained("geoclip")
     assert model.embed_dim == 512 and model.pretrained_spec is spec
-    assert (_cache() / "converted" / "geoclip" / "model.safetensors").is_file()
+    assert (_converted("geoclip") / "model.safetensors").is_file()
     again = ge.LocationEncoder.from_pretrained("geoclip")
     np.testing.assert_array_equal(again.encode(POINTS), model.encode(POINTS))
 
 
 def test_unreachable_hub_lists_what_was_tried(monkeypatch, online, tmp_path):
-    """What hf_hub_download raises when the Hub is unreachable and the file is not cached.
+    """What hf_hub_download raises when the Hub is unreachable and the file is not cached (the cache itself is
+    read without it).
 
     (Checked once against the real function with ``socket.connect`` failing: same error, but
     huggingface_hub's retries take ~25 s, so the test uses a stand-in.)
@@ -542,7 +560,7 @@ def test_unreachable_hub_lists_what_was_tried(monkeypatch, online, tmp_path):
     calls = []
 
     def unreachable(repo_id, filename, **kwargs):
-        calls.append(kwargs["local_files_only"])
+        calls.append(kwargs.get("local_files_only", False))
         raise LocalEntryNotFoundError("An error happened while trying to locate the file on the Hub and we "
                                       "cannot find the requested files in the local cache.")
 
@@ -552,7 +570,7 @@ def test_unreachable_hub_lists_what_was_tried(monkeypatch, online, tmp_path):
         ge.LocationEncoder.from_pretrained("satclip-resnet50-l40")
     message = str(info.value)
     assert "could not download satclip-resnet50-l40.ckpt" in message and "Tried, in order" in message
-    assert calls == [True, False]  # the cache first, then a download
+    assert calls == [False]  # the cache was looked up without hf_hub_download, then one download
     assert _leftovers(_cache()) == []
 
 

@@ -226,3 +226,37 @@ def test_local_save_and_load_do_not_import_huggingface_hub(model, tmp_path):
     assert result["hub"] is False
     np.testing.assert_allclose(np.array(result["emb"], dtype=np.float32), np.array(expected, dtype=np.float32),
                                rtol=1e-6, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- signatures
+#: Parameters of PyTorchModelHubMixin's methods that ours do not take: its own config.json and model card
+#: writing (``_save_pretrained`` writes both here), and the constructor kwargs it passes to ``__init__``.
+HF_ONLY = {"save_pretrained": {"config", "model_card_kwargs"}, "push_to_hub": {"config", "model_card_kwargs"},
+           "from_pretrained": {"model_kwargs"}}
+#: Defaults that differ on purpose: the commit message names this library.
+OWN_DEFAULTS = {("push_to_hub", "commit_message")}
+
+
+@pytest.mark.parametrize("method", ["save_pretrained", "push_to_hub", "from_pretrained"])
+def test_signatures_match_pytorch_model_hub_mixin(method):
+    import inspect
+
+    from huggingface_hub import PyTorchModelHubMixin
+
+    theirs = inspect.signature(getattr(PyTorchModelHubMixin, method)).parameters
+    ours = inspect.signature(getattr(LocationEncoder, method)).parameters
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    assert [n for n, p in ours.items() if p.kind in positional] == \
+        [n for n, p in theirs.items() if p.kind in positional]
+    for name, param in theirs.items():
+        if name in HF_ONLY[method]:
+            continue
+        assert name in ours, f"{method} lacks {name!r}"
+        assert ours[name].kind == param.kind, f"{method}({name}): {ours[name].kind} vs {param.kind}"
+        if (method, name) not in OWN_DEFAULTS:
+            assert ours[name].default == param.default, f"{method}({name}): {ours[name].default!r} vs {param.default!r}"
+    extra = [p for n, p in ours.items() if n not in theirs]
+    assert all(p.kind == inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty
+               for p in extra), f"{method}: our own parameters must be keyword-only with defaults: {extra}"
+    if method == "push_to_hub":
+        assert ours["commit_message"].default == DEFAULT_COMMIT_MESSAGE

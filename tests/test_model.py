@@ -184,10 +184,8 @@ def test_grid_embedding_distinguishes_nearby_points():
 
 
 def test_converter_output_that_does_not_fit_the_architecture_is_reported():
-    from geoloc_embed.convert import build_model
-
     config = LocationEncoderConfig(network=CSPFFNConfig(embed_dim=16, hidden_dim=32))
     state = LocationEncoder(config).state_dict()
     state["network.layers.1.linear.weight"] = torch.zeros(8, 32)
-    with pytest.raises(ge.WeightsError, match=r"source.pth: converted weights do not fit.*shape mismatch"):
-        build_model(config, state, source="source.pth")
+    with pytest.raises(ge.WeightsError, match=r"source.pth does not match its config: shape mismatch"):
+        LocationEncoder.from_state_dict(config, state, source="source.pth")

@@ -8,11 +8,11 @@ import pytest
 from conftest import FIXTURES, real_only
 
 import geoloc_embed as ge
-from geoloc_embed import registry
+from geoloc_embed import zoo
 from geoloc_embed.config import LocationEncoderConfig
 from geoloc_embed.convert import CONVERTERS
 from geoloc_embed.errors import UnknownModelError
-from geoloc_embed.registry import PretrainedSpec, get_pretrained_spec, list_pretrained
+from geoloc_embed.zoo import PretrainedSpec, get_pretrained_spec, list_pretrained
 
 NAMES = list_pretrained()
 KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -37,7 +37,7 @@ def test_schema(name):
         value = getattr(spec, attr)
         assert isinstance(value, str) and value.strip(), f"{name}: {attr} is empty"
     assert spec.citation.lstrip().startswith("@")
-    assert spec.source in registry.SOURCE_KINDS
+    assert spec.source in zoo.SOURCE_KINDS
     assert isinstance(spec.redistributable, bool)
     assert spec.converter is None or spec.converter in CONVERTERS
     for attr in ("sha256", "member_sha256"):
@@ -71,7 +71,7 @@ def test_csp_not_redistributable():
 
 
 def test_aliases_resolve():
-    aliases = registry.list_aliases()
+    aliases = zoo.list_aliases()
     assert aliases["csp"] == "csp-inat"
     for alias, target in aliases.items():
         assert target in NAMES
@@ -113,7 +113,7 @@ def test_unknown_name_fails_before_network(monkeypatch):
 def test_register_duplicate_rejected():
     spec = get_pretrained_spec("csp-inat")
     with pytest.raises(ValueError):
-        registry.register_pretrained(spec)
+        zoo.register_pretrained(spec)
     with pytest.raises(ValueError):
         PretrainedSpec(name="Bad_Name", source="hf", license="MIT", citation="@x", description="d",
                        coordinate_convention="c", training_data="t", redistributable=True,
@@ -121,7 +121,7 @@ def test_register_duplicate_rejected():
 
 
 def test_default_model_is_none_or_registered():
-    assert registry.DEFAULT_MODEL is None or registry.DEFAULT_MODEL in NAMES
+    assert zoo.DEFAULT_MODEL is None or zoo.DEFAULT_MODEL in NAMES
 
 
 def test_packaged_weights_match_registry():

