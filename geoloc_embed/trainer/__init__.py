@@ -28,9 +28,9 @@ from .data import (
     load_parquet,
     stratified_subset,
 )
-from .engine import StopTraining
 from .evaluate import evaluate, run_evaluate
 from .finetune import finetune
+from .loop import StopTraining
 from .losses import LossTerms, mc_loss, mse_loss, nce_loss, presence_absence_loss
 from .pretrain import ImageLocationModel, pretrain
 from .samplers import build_negative_sampler, sample_sphericalold, sample_uniform_sphere

@@ -20,22 +20,17 @@ from torch import Tensor, nn
 from ..architectures import resolve_model_config
 from ..encoders.model import LocationEncoder
 from ..io import atomic_write_text
+from .checkpoint import CHECKPOINT_NAME, load_checkpoint
 from .config import FinetuneConfig, config_to_dict
 from .data import GeoDataset, load_dataset, stratified_subset
-from .engine import (
-    CHECKPOINT_NAME,
-    TrainLoop,
-    init_distributed,
-    load_checkpoint,
-    make_adam,
-    prepare_run_model,
-    resolve_device,
-    restore_dropout,
-    rows,
-)
+from .devices import full_precision, resolve_device
+from .distributed import init_distributed
+from .dropout import restore_dropout
 from .evaluate import evaluate
+from .loop import TrainLoop
 from .losses import LossTerms, presence_absence_loss
 from .pretrain import _place, make_epoch_order
+from .runtime import make_adam, prepare_run_model, rows
 from .samplers import build_negative_sampler
 
 __all__ = ["ClassifierModel", "FinetuneResult", "finetune", "load_for_finetuning"]
@@ -120,14 +115,16 @@ def finetune(config: FinetuneConfig, *, train_data: Optional[GeoDataset] = None,
         data_spec = config_to_dict(cfg.data)
         if train_data is None:
             train_data = load_dataset(data_spec, "train", load_features=False)
-        if train_data.labels is None:
+        labels = train_data.labels
+        if labels is None:
             raise ValueError("fine-tuning needs class labels")
-        valid = train_data.valid_location_mask() & (train_data.labels >= 0)
+        valid = train_data.valid_location_mask() & (labels >= 0)
         if not bool(valid.all()):
             train_data = train_data.subset(torch.nonzero(valid).flatten())
+            labels = labels[valid]
         num_classes = cfg.data.num_classes or train_data.num_classes
         cache_dir = train_data.meta.get("dir") if train_data.meta.get("source") == "csp" else cfg.output_dir
-        subset = stratified_subset(train_data.labels, cfg.train_sample_ratio, seed=cfg.subset_seed,
+        subset = stratified_subset(labels, cfg.train_sample_ratio, seed=cfg.subset_seed,
                                    cache_dir=cache_dir if cfg.train_sample_ratio < 1 else None)
         labelled = train_data.subset(subset)
         logger.info("fine-tuning on %d of %d labelled samples (ratio %.3f)", len(labelled), len(train_data),
@@ -151,9 +148,11 @@ def finetune(config: FinetuneConfig, *, train_data: Optional[GeoDataset] = None,
             x = rows(tensors["locations"], idx, device)
             y = rows(tensors["labels"], idx, device)
             neg = sampler(n * world, neg_gen)[rank * n:(rank + 1) * n]
-            logits = run_model(torch.cat([x, neg])).float()
-            return presence_absence_loss(logits[:n], logits[n:], y, pos_weight=cfg.pos_weight,
-                                         rand_sample_weight=cfg.rand_sample_weight)
+            logits = run_model(torch.cat([x, neg]))
+            with full_precision(device):  # the loss in float32, also under bf16 autocast
+                logits = logits.float()
+                return presence_absence_loss(logits[:n], logits[n:], y, pos_weight=cfg.pos_weight,
+                                             rand_sample_weight=cfg.rand_sample_weight)
 
         if val_data is None:
             try:

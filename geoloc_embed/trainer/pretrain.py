@@ -19,20 +19,12 @@ from torch import Tensor, nn
 from ..encoders.model import LocationEncoder
 from .config import PretrainConfig, config_to_dict
 from .data import ClassBalancedSampler, GeoDataset, load_dataset
-from .engine import (
-    DistContext,
-    TrainLoop,
-    epoch_generator,
-    full_precision,
-    gather_with_grad,
-    init_distributed,
-    make_adam,
-    prepare_run_model,
-    resolve_device,
-    restore_dropout,
-    rows,
-)
+from .devices import full_precision, resolve_device
+from .distributed import DistContext, gather_with_grad, init_distributed
+from .dropout import restore_dropout
+from .loop import TrainLoop
 from .losses import LossTerms, mc_loss, mse_loss, nce_loss
+from .runtime import epoch_generator, make_adam, prepare_run_model, rows
 from .samplers import build_negative_sampler
 
 __all__ = ["ImageLocationModel", "PretrainResult", "pretrain", "make_epoch_order", "build_pretrain_step"]
@@ -92,8 +84,8 @@ class PretrainResult:
 
 def make_epoch_order(data: GeoDataset, cfg: Any) -> Callable[[int], Tensor]:
     """epoch -> global row order: class-balanced (``cfg.balanced`` and labels) or a permutation."""
-    balanced = cfg.balanced and data.labels is not None
-    sampler = ClassBalancedSampler(data.labels, cfg.max_per_class) if balanced else None
+    labels = data.labels
+    sampler = ClassBalancedSampler(labels, cfg.max_per_class) if cfg.balanced and labels is not None else None
     n = len(data)
 
     def order(epoch: int) -> Tensor:
@@ -183,8 +175,6 @@ def pretrain(config: PretrainConfig, *, train_data: Optional[GeoDataset] = None,
     try:
         device = resolve_device(cfg.device, dist_ctx.local_rank)
         torch.manual_seed(cfg.seed + dist_ctx.rank)  # dropout stream (per rank)
-        if cfg.amp != "none" and device.type != "cuda":
-            logger.info("amp=%s ignored on %s (autocast is GPU-only here)", cfg.amp, device)
         if train_data is None:
             train_data = load_dataset(config_to_dict(cfg.data), "train", load_features=True)
         if train_data.features is None:
@@ -194,7 +184,7 @@ def pretrain(config: PretrainConfig, *, train_data: Optional[GeoDataset] = None,
             train_data = train_data.subset(torch.nonzero(valid).flatten())
         loc_enc = loc_encoder if loc_encoder is not None else LocationEncoder(cfg.model_config())
         feature_dim = cfg.feature_dim or (train_data.feature_dim if image_encoder is None else 0)
-        if image_encoder is not None and not feature_dim:
+        if image_encoder is not None and not feature_dim and train_data.features is not None:
             with torch.no_grad():
                 image_encoder.eval()
                 feature_dim = int(image_encoder(train_data.features[:1]).flatten(1).shape[1])
