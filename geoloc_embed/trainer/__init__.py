@@ -11,6 +11,7 @@ Submodules are light to import; the public names:
 * CLI: ``geoloc_embed.trainer.cli.register(subparsers)``
 """
 
+from .checkpoint import CheckpointError
 from .config import (
     DataConfig,
     EvalConfig,
@@ -42,4 +43,5 @@ __all__ = [
     "ClassBalancedSampler", "stratified_subset",
     "DataConfig", "PretrainConfig", "FinetuneConfig", "EvalConfig", "load_config", "apply_overrides",
     "pretrain", "finetune", "evaluate", "run_evaluate", "ImageLocationModel", "StopTraining",
+    "CheckpointError",
 ]

@@ -13,7 +13,7 @@ The pieces live in one module each:
 
 from __future__ import annotations
 
-from .checkpoint import CHECKPOINT_NAME, load_checkpoint
+from .checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from .devices import autocast, full_precision, resolve_amp, resolve_device
 from .distributed import DistContext, gather_with_grad, init_distributed
 from .dropout import FastCPUDropout, restore_dropout, use_fast_cpu_dropout
@@ -34,6 +34,7 @@ __all__ = [
     "StopTraining",
     "CHECKPOINT_NAME",
     "load_checkpoint",
+    "CheckpointError",
     "epoch_generator",
     "rows",
     "make_adam",

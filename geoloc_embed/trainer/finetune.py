@@ -19,8 +19,9 @@ from torch import Tensor, nn
 
 from ..architectures import resolve_model_config
 from ..encoders.model import LocationEncoder
+from ..errors import ConfigError
 from ..io import atomic_write_text
-from .checkpoint import CHECKPOINT_NAME, load_checkpoint
+from .checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from .config import FinetuneConfig, config_to_dict
 from .data import GeoDataset, load_dataset, stratified_subset
 from .devices import full_precision, resolve_device
@@ -71,8 +72,13 @@ def load_for_finetuning(pretrained: str, num_classes: int, model_fields: Any = N
     p = Path(pretrained)
     ckpt = None
     if p.is_dir() and (p / CHECKPOINT_NAME).is_file():
-        ckpt = load_checkpoint(p / CHECKPOINT_NAME)
-        base_cfg = resolve_model_config(ckpt["config"]["model"])
+        path = p / CHECKPOINT_NAME
+        ckpt = load_checkpoint(path, hint=f"re-run the pre-training into {p}, or point pretrained (--pretrained) "
+                                          f"at its exported encoder {p / 'model'}")
+        try:
+            base_cfg = resolve_model_config(ckpt["config"]["model"])
+        except ConfigError as exc:
+            raise CheckpointError(f"trainer checkpoint {path}: its model architecture is invalid ({exc})") from None
         state = {k[len("loc_enc."):]: v for k, v in ckpt["model"].items() if k.startswith("loc_enc.")}
     else:
         from .evaluate import load_encoder

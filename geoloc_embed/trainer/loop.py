@@ -27,8 +27,15 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from ..io import atomic_path, atomic_write_text
-from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, set_rng_state
+from ..io import atomic_path, atomic_write_text, describe_state_mismatch
+from .checkpoint import (
+    CHECKPOINT_NAME,
+    RESUME_HINT,
+    CheckpointError,
+    load_checkpoint,
+    rng_state,
+    set_rng_state,
+)
 from .config import config_to_dict
 from .devices import autocast, resolve_amp
 from .distributed import DistContext
@@ -128,10 +135,26 @@ class TrainLoop:
         self.dist_ctx.barrier()
 
     def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict`` returned (a checked ``load_checkpoint`` dict).
+
+        Raises ``CheckpointError`` (naming ``checkpoint_path``) when the state belongs to another
+        kind of run or does not fit this run's model and optimizer; nothing is restored then
+        except what came before the failing entry.
+        """
+        kind = state.get("kind")
+        if kind != type(self.config).__name__:
+            raise self._mismatch(f"was written by a {kind} run, not a {type(self.config).__name__} run")
+        problem = describe_state_mismatch(dict(state["model"]), self.state_module.state_dict())
+        if problem:
+            raise self._mismatch(f"does not fit this run's model ({problem}); the architecture or the data's "
+                                 "feature/class count changed")
         self.state_module.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scaler is not None and state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
+        except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as exc:
+            raise self._mismatch(f"has an optimizer state that does not fit this run's parameters ({exc})") from None
         self.epoch = int(state["epoch"])
         self.batch_in_epoch = int(state["batch_in_epoch"])
         self.global_step = int(state["global_step"])
@@ -140,15 +163,25 @@ class TrainLoop:
         if len(rngs) != self.dist_ctx.world_size:
             logger.warning("checkpoint was written by %d rank(s), resuming on %d: dropout streams differ",
                            len(rngs), self.dist_ctx.world_size)
-        set_rng_state(rngs[min(self.dist_ctx.rank, len(rngs) - 1)])
-        for name, gen_state in state.get("generators", {}).items():
-            if name in self.generators:
-                self.generators[name].set_state(gen_state.to(self.generators[name].get_state().device))
+        try:
+            set_rng_state(rngs[min(self.dist_ctx.rank, len(rngs) - 1)])
+            for name, gen_state in state.get("generators", {}).items():
+                if name in self.generators:
+                    self.generators[name].set_state(gen_state.to(self.generators[name].get_state().device))
+        except RuntimeError as exc:
+            raise self._mismatch(f"has an invalid random-generator state ({str(exc).splitlines()[0]})") from None
         for name, value in state.get("extra", {}).items():
             if name in self.extra_state:
                 self.extra_state[name][1](value)
 
+    def _mismatch(self, problem: str) -> CheckpointError:
+        return CheckpointError(f"trainer checkpoint {self.checkpoint_path}: {problem}; {RESUME_HINT}")
+
     def try_resume(self) -> bool:
+        """Restore ``output_dir/checkpoint.pt`` when it exists (True), else start from scratch (False).
+
+        Raises ``CheckpointError`` for a file that cannot be resumed from (see ``load_checkpoint``).
+        """
         if not self.checkpoint_path.is_file():
             logger.info("resume requested but %s does not exist: starting from scratch", self.checkpoint_path)
             return False
