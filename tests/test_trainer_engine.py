@@ -1,6 +1,5 @@
-"""Step-level checks: the fused forward equals separate passes, dropout, AMP flag, image modules."""
+"""Step-level checks: the fused forward equals separate passes, dropout, image modules (AMP: test_trainer_precision)."""
 
-import dataclasses
 
 import pytest
 import torch
@@ -86,16 +85,6 @@ def test_fast_cpu_dropout_distribution_and_state():
     d(x).sum().backward()
     grads = x.grad
     assert torch.all((grads == 0) | torch.isclose(grads, torch.tensor(1 / 0.7)))
-
-
-def test_amp_fp16_is_a_no_op_on_cpu(tmp_path):
-    data = load_arrays(synthetic_arrays(120, num_classes=3, feature_dim=8))
-    base = PretrainConfig(output_dir=str(tmp_path / "a"), model={**MODEL, "dropout": 0.2}, data={"format": "arrays"},
-                          epochs=1, batch_size=32, progress=False, device="cpu")
-    a = pretrain(base, train_data=data)
-    b = pretrain(dataclasses.replace(base, output_dir=str(tmp_path / "b"), amp="fp16"), train_data=data)
-    for k, v in a.model.state_dict().items():
-        assert torch.equal(v, b.model.state_dict()[k])
 
 
 def test_pretrain_with_a_frozen_image_module(tmp_path):

@@ -15,14 +15,15 @@ class FastCPUDropout(nn.Dropout):
 
     Same distribution and scaling as ``F.dropout`` (keep with probability 1 - p, scale by
     1 / (1 - p)); about 3x faster than the CPU ``bernoulli_`` kernel, which otherwise costs a
-    fifth of a CSP pre-training step on CPU. On other devices, in eval mode, or with p = 0 it is
-    plain ``F.dropout``.
+    fifth of a CSP pre-training step on CPU. The uniforms are float32 whatever the dtype of ``x``
+    (bfloat16 under autocast), so a bf16 run draws the same masks as a float32 run with the same
+    seed. On other devices, in eval mode, or with p = 0 it is plain ``F.dropout``.
     """
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0.0 or x.device.type != "cpu" or self.p >= 1.0:
             return super().forward(x)
-        keep = torch.rand_like(x) >= self.p
+        keep = torch.rand(x.shape, dtype=torch.float32, device=x.device) >= self.p
         return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
 
 
