@@ -25,7 +25,7 @@ from .checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from .config import FinetuneConfig, config_to_dict
 from .data import GeoDataset, load_dataset, stratified_subset
 from .devices import full_precision, resolve_device
-from .distributed import init_distributed
+from .distributed import DistContext, init_distributed
 from .dropout import restore_dropout
 from .evaluate import evaluate
 from .loop import TrainLoop
@@ -34,7 +34,7 @@ from .pretrain import _place, make_epoch_order
 from .runtime import make_adam, prepare_run_model, rows
 from .samplers import build_negative_sampler
 
-__all__ = ["ClassifierModel", "FinetuneResult", "finetune", "load_for_finetuning"]
+__all__ = ["ClassifierModel", "FinetuneResult", "finetune", "load_for_finetuning", "build_finetune_step"]
 
 logger = logging.getLogger("geoloc_embed.trainer")
 
@@ -110,6 +110,31 @@ def _carry_optimizer_state(optimizer: torch.optim.Optimizer, model: nn.Module, c
     return carried
 
 
+def build_finetune_step(cfg: FinetuneConfig, model: nn.Module, tensors: dict[str, Tensor], device: torch.device,
+                        dist_ctx: DistContext, neg_sampler: Any, neg_gen: torch.Generator
+                        ) -> Callable[[Tensor, int], LossTerms]:
+    """The step function: (rank-local index batch, epoch) -> presence-absence ``LossTerms``.
+
+    ``model`` maps (M, 2) lon/lat to (M, Q) class logits (``ClassifierModel``); ``tensors`` holds
+    "locations" (N, 2) and "labels" (N,). One forward over the batch and one background location
+    per example (drawn for the global batch, each rank keeping its slice); the loss in float32.
+    """
+    world, rank = dist_ctx.world_size, dist_ctx.rank
+
+    def step(idx: Tensor, epoch: int) -> LossTerms:
+        n = idx.shape[0]
+        x = rows(tensors["locations"], idx, device)
+        y = rows(tensors["labels"], idx, device)
+        neg = neg_sampler(n * world, neg_gen)[rank * n:(rank + 1) * n]
+        logits = model(torch.cat([x, neg]))
+        with full_precision(device):  # the loss in float32, also under bf16 autocast
+            at_x, at_neg = logits.float().split(n)  # one split: its backward fills one buffer, not two
+            return presence_absence_loss(at_x, at_neg, y, pos_weight=cfg.pos_weight,
+                                         rand_sample_weight=cfg.rand_sample_weight)
+
+    return step
+
+
 def finetune(config: FinetuneConfig, *, train_data: Optional[GeoDataset] = None,
              val_data: Optional[GeoDataset] = None, callbacks: Sequence[Callable[..., Any]] = ()) -> FinetuneResult:
     """Fine-tune per ``config``; export ``output_dir/model`` (with class head) and ``eval.json``."""
@@ -147,18 +172,7 @@ def finetune(config: FinetuneConfig, *, train_data: Optional[GeoDataset] = None,
         sampler = build_negative_sampler(cfg.neg_sampler, locations=tensors["locations"], jitter=cfg.neg_jitter,
                                          bbox=cfg.neg_bbox)
         neg_gen = torch.Generator(device=device).manual_seed(cfg.seed + 104_729)
-        world, rank = dist_ctx.world_size, dist_ctx.rank
-
-        def step(idx: Tensor, epoch: int) -> LossTerms:
-            n = idx.shape[0]
-            x = rows(tensors["locations"], idx, device)
-            y = rows(tensors["labels"], idx, device)
-            neg = sampler(n * world, neg_gen)[rank * n:(rank + 1) * n]
-            logits = run_model(torch.cat([x, neg]))
-            with full_precision(device):  # the loss in float32, also under bf16 autocast
-                logits = logits.float()
-                return presence_absence_loss(logits[:n], logits[n:], y, pos_weight=cfg.pos_weight,
-                                             rand_sample_weight=cfg.rand_sample_weight)
+        step = build_finetune_step(cfg, run_model, tensors, device, dist_ctx, sampler, neg_gen)
 
         if val_data is None:
             try:

@@ -138,11 +138,12 @@ def build_pretrain_step(cfg: PretrainConfig, model: nn.Module, tensors: dict[str
 
     def _loss(out: dict, n: int) -> LossTerms:
         emb = out["loc"].float()
-        u = emb[:n]
         if not contrastive:
             return mse_loss(out["decoded"][:n].float(), out["features"].float())
-        neg_u = emb[n:n + num_neg * n].view(num_neg, n, -1).transpose(0, 1) if num_neg else None
-        u2 = emb[n + num_neg * n:] if use_d else None
+        # one split (its backward writes the three gradients into one buffer) rather than three slices
+        u, neg_rows, u2_rows = torch.split(emb, [n, num_neg * n, n if use_d else 0])
+        neg_u = neg_rows.view(num_neg, n, -1).transpose(0, 1) if num_neg else None
+        u2 = u2_rows if use_d else None
         v = out["img"].float()
         offset, u_all = 0, None
         if gather:
