@@ -16,7 +16,7 @@
 # 4. if pytest is importable: the repository's CUDA/GPU tests (python -m pytest -q -m "not slow"
 #    tests -k "cuda or gpu"), output also in $OUT/gpu_pytest.txt. "No tests collected" counts as a pass.
 # Sized to finish well inside 5 minutes on one GPU: gpu_check.py gets a 120 s time budget
-# (GPU_CHECK_BUDGET_S; a --budget-s argument wins), the trainer comparison at most 90 s (about 30 s expected).
+# (GPU_CHECK_BUDGET_S; a --budget-s argument wins), the trainer comparison at most 90 s.
 # Exit status: non-zero when any step failed.
 set -u
 cd "$(dirname "$0")/.."
