@@ -35,6 +35,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import statistics
 import sys
@@ -86,7 +87,9 @@ class AuthorsLocEnc(nn.Module):
         super().__init__()
         self.network = enc.network
         self.class_head = enc.class_head
-        self.freq = enc.position_encoder.frequencies.double().cpu().numpy()
+        freq = enc.position_encoder.frequencies
+        assert isinstance(freq, torch.Tensor), "the authors' loop is written for the grid encoder"
+        self.freq = freq.double().cpu().numpy()
         self.device = device
 
     def forward(self, loc: torch.Tensor) -> torch.Tensor:
@@ -166,13 +169,15 @@ def authors_pretrain_steps(enc, proj, data, batch, device, num_neg=1) -> Timer:
 
 def authors_finetune_steps(enc, data, batch, device) -> Timer:
     loc_enc = AuthorsLocEnc(enc, device)
+    head = enc.class_head
+    assert head is not None, "fine-tuning needs a class head (num_classes > 0)"
     opt = torch.optim.Adam(enc.parameters(), lr=1e-3)
     batches = _authors_batches(data, batch, device)
     while True:
         t0, c0 = time.perf_counter(), time.process_time()
         loc, _, y = next(batches)
-        logits = loc_enc.class_head(loc_enc(loc))
-        logits_neg = loc_enc.class_head(loc_enc(authors_rand_samples(loc.shape[0], device)))
+        logits = head(loc_enc(loc))
+        logits_neg = head(loc_enc(authors_rand_samples(loc.shape[0], device)))
         loss = authors_presence_absence_loss(logits, logits_neg, y)
         opt.zero_grad()
         loss.backward()
@@ -338,11 +343,16 @@ def main(argv: list[str] | None = None) -> int:
 
     amp_of = {"fp32": "none", "bf16": "bf16"}
     bs, nc = args.batch_size, args.num_classes
-    pre: dict[str, Callable[[], Timer]] = {
-        f"ours {p}": (lambda a=amp_of[p]: ours_pretrain_steps(*fresh(), data, bs, device, a)) for p in precisions}
+
+    def ours_pre(amp: str) -> Timer:
+        return ours_pretrain_steps(*fresh(), data, bs, device, amp)
+
+    def ours_fine(amp: str) -> Timer:
+        return ours_finetune_steps(fresh(nc)[0], data, bs, device, amp)
+
+    pre: dict[str, Callable[[], Timer]] = {f"ours {p}": functools.partial(ours_pre, amp_of[p]) for p in precisions}
     pre["authors"] = lambda: authors_pretrain_steps(*fresh(), data, bs, device)
-    fine: dict[str, Callable[[], Timer]] = {
-        f"ours {p}": (lambda a=amp_of[p]: ours_finetune_steps(fresh(nc)[0], data, bs, device, a)) for p in precisions}
+    fine: dict[str, Callable[[], Timer]] = {f"ours {p}": functools.partial(ours_fine, amp_of[p]) for p in precisions}
     fine["authors"] = lambda: authors_finetune_steps(fresh(nc)[0], data, bs, device)
     results = {"pre-train MC-BLD": measure(pre, args.steps, args.rounds),
                "fine-tune": measure(fine, args.steps, args.rounds)}
