@@ -7,8 +7,13 @@ Submodules are light to import; the public names:
 * data: ``GeoDataset``, ``load_csp_split``, ``load_arrays``, ``load_parquet``,
   ``ClassBalancedSampler``, ``stratified_subset``
 * configs: ``PretrainConfig``, ``FinetuneConfig``, ``EvalConfig``, ``DataConfig``
-* loops: ``pretrain``, ``finetune``, ``evaluate``, ``run_evaluate``
+* loops: ``pretrain``, ``finetune``, ``evaluate``, ``run_evaluate``; ``StopTraining``
+* checkpoints: ``CheckpointError`` (a damaged/foreign ``checkpoint.pt``)
 * CLI: ``geoloc_embed.trainer.cli.register(subparsers)``
+
+The machinery (one concept each): ``devices`` (device, ``amp`` precision), ``distributed``,
+``checkpoint``, ``metrics``, ``dropout``, ``runtime`` (optimizer, model wrapping), ``loop``
+(``TrainLoop``); ``engine`` re-exports them under the historical name.
 """
 
 from .checkpoint import CheckpointError

@@ -137,7 +137,13 @@ def build_finetune_step(cfg: FinetuneConfig, model: nn.Module, tensors: dict[str
 
 def finetune(config: FinetuneConfig, *, train_data: Optional[GeoDataset] = None,
              val_data: Optional[GeoDataset] = None, callbacks: Sequence[Callable[..., Any]] = ()) -> FinetuneResult:
-    """Fine-tune per ``config``; export ``output_dir/model`` (with class head) and ``eval.json``."""
+    """Fine-tune per ``config``; export ``output_dir/model`` (with class head) and ``eval.json``.
+
+    ``amp="bf16"`` autocasts the encoder and class head to bfloat16 (CUDA or CPU); the
+    presence-absence loss is computed in float32, parameters and Adam state stay float32.
+    Resuming (``resume=True``) or starting from a pre-training directory reads its
+    ``checkpoint.pt`` with ``load_checkpoint`` (a damaged file raises ``CheckpointError``).
+    """
     cfg = config
     dist_ctx = init_distributed(cfg.device)
     try:

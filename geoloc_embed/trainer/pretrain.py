@@ -170,6 +170,9 @@ def pretrain(config: PretrainConfig, *, train_data: Optional[GeoDataset] = None,
     ``train_config.json``, ``metrics.csv``/``metrics.jsonl`` and the location encoder as
     ``output_dir/model`` (``LocationEncoder.from_pretrained(output_dir / "model")`` loads it).
     Under ``torchrun`` it trains with DDP (gloo on CPU, NCCL on GPU); ``batch_size`` is global.
+    ``amp="bf16"`` autocasts the forward pass (location encoder and projection W) to bfloat16 on
+    CUDA or CPU; the loss is computed in float32 from ``.float()`` embeddings and the parameters
+    and Adam state stay float32 (``geoloc_embed.trainer.devices``).
     """
     cfg = config
     dist_ctx = init_distributed(cfg.device)
