@@ -12,7 +12,7 @@ Conventions (csp-spec.md section 2, section 3.2 and section 9 item 17):
 * MC ``weights = (alpha1, alpha2)`` and NCE ``weights = (beta1, beta2)`` weight (L, D).
 * Binary cross-entropies are written ``-log(p + 1e-5)``.
 
-Data-parallel training (``geoloc_embed.trainer.engine``) may gather the in-batch candidates from
+Data-parallel training (``geoloc_embed.trainer.distributed``) may gather the in-batch candidates from
 every rank: then ``v`` / ``u2`` (and ``u_all`` for the symmetric term) hold the global batch
 (M >= N rows) and anchor ``i`` of this rank matches global row ``offset + i``.
 """
