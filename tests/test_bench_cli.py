@@ -76,6 +76,24 @@ def test_register_into_main_cli():
     assert args.command == "bench" and args.model == ["raw"] and args.quick and args.func is cli.run_from_args
 
 
+@pytest.mark.parametrize("via_main", [True, False])
+def test_regenerate_command_names_bench_once(monkeypatch, tmp_path, via_main):
+    from geoloc_embed import cli as main_cli
+    from geoloc_embed.bench import runner
+
+    seen = {}
+
+    def fake_run(models, tasks, config, out, command=None):
+        seen["command"] = command
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(runner, "run_benchmark", fake_run)
+    args = ["--model", "raw", "--tasks", "temperature", "--quick", "--out", str(tmp_path)]
+    code = main_cli.main(["bench", *args]) if via_main else cli.main(args)
+    assert code == 1
+    assert seen["command"] == "geoloc-embed bench --model raw --tasks temperature --quick --out " + str(tmp_path)
+
+
 def test_cli_errors(tmp_path, capsys):
     assert cli.main(["--model", "raw", "--tasks", "temperatur", "--out", str(tmp_path), "--no-progress"]) == 1
     assert "did you mean temperature" in capsys.readouterr().err

@@ -50,8 +50,13 @@ SAFE_GLOBALS: tuple[Any, ...] = (argparse.Namespace, pathlib.PosixPath, pathlib.
                                  pathlib.PurePosixPath, pathlib.PureWindowsPath, *_numpy_globals())
 
 
+#: What a user can do about an unreadable downloaded or converted checkpoint.
+DOWNLOAD_ADVICE = "download it again (and check its sha256)"
+
+
 def load_weights_only(path: Union[str, "os.PathLike[str]"], *, source: Optional[str] = None,
-                      map_location: Any = "cpu") -> Any:
+                      map_location: Any = "cpu", advice: str = DOWNLOAD_ADVICE,
+                      error: type[WeightsError] = WeightsError) -> Any:
     """Read a ``torch.save`` file without executing pickled code.
 
     Args:
@@ -59,6 +64,8 @@ def load_weights_only(path: Union[str, "os.PathLike[str]"], *, source: Optional[
         source: how to name the file in errors (default: ``path``), e.g. ``"model_dir.zip#member"``
             for a member extracted to a temporary file.
         map_location: passed to ``torch.load``.
+        advice: what the user can do about an unreadable file, ending the error messages.
+        error: the ``WeightsError`` subclass to raise (the trainer's ``CheckpointError``).
 
     Returns:
         What was saved: tensors, dicts, lists, tuples, numbers, strings and ``SAFE_GLOBALS`` values.
@@ -70,11 +77,11 @@ def load_weights_only(path: Union[str, "os.PathLike[str]"], *, source: Optional[
     path = Path(path)
     label = source or str(path)
     if not path.is_file():
-        raise WeightsError(f"{label} does not exist or is not a file")
+        raise error(f"{label} does not exist or is not a file")
     head = _head(path)
     if head.lstrip().lower().startswith((b"<!doctype", b"<html", b"<?xml", b"<head")):
-        raise WeightsError(f"{label} is an HTML/XML page, not a PyTorch checkpoint (a download that saved an "
-                           "error or login page?): delete it and download the file again")
+        raise error(f"{label} is an HTML/XML page, not a PyTorch checkpoint (a web error or login page saved "
+                    f"under its name?); {advice}")
     scope = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5; never global state
     try:
         with scope(list(SAFE_GLOBALS)) if scope is not None else contextlib.nullcontext():
@@ -83,19 +90,19 @@ def load_weights_only(path: Union[str, "os.PathLike[str]"], *, source: Optional[
         text = str(exc)
         refused = re.search(r"GLOBAL ([\w.]+)", text) or re.search(r"Unsupported (?:operand|class) ([^\s.]+)", text)
         if refused is None:
-            raise WeightsError(f"{label} is not a readable PyTorch checkpoint ({text.strip()[:200]}); it is "
-                               "truncated or corrupted, or another kind of file: download it again and check its "
-                               "sha256") from exc
-        raise WeightsError(
+            raise error(f"{label} is not a readable PyTorch checkpoint ({text.strip()[:200]}); it is "
+                        f"truncated or corrupted, or another kind of file: {advice}") from exc
+        raise error(
             f"{label} contains pickled Python objects that geoloc_embed refuses to load with its weights-only "
             f"unpickler ({refused.group(1)}); only tensors, plain containers and a few value types are allowed, "
-            "because loading anything else would execute code from the file. If you trust the file, re-save it with "
-            "plain values (torch.save({'state_dict': ..., 'params': dict(...)})).") from exc
+            "because loading anything else would execute code from the file. "
+            + ("If you trust the file, re-save it with plain values (torch.save({'state_dict': ..., 'params': "
+               "dict(...)}))." if advice == DOWNLOAD_ADVICE else f"{advice[:1].upper()}{advice[1:]}.")) from exc
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, IndexError, AttributeError,
             TypeError, MemoryError, OverflowError) as exc:
-        raise WeightsError(
+        raise error(
             f"{label} is not a readable PyTorch checkpoint ({type(exc).__name__}: {str(exc).strip()[:200]}); it "
-            "is truncated or corrupted, or another kind of file: download it again (and check its sha256)") from exc
+            f"is truncated or corrupted, or another kind of file: {advice}") from exc
 
 
 def _head(path: Path, size: int = 64) -> bytes:

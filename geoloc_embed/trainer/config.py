@@ -76,7 +76,10 @@ class _RunConfig:
     output_dir: checkpoint.pt, train_config.json, metrics.csv/jsonl and the exported model/.
     seed: model init, dropout (seed + rank), epoch orders and negatives derive from it.
     device: "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
-    amp: "none" | "bf16" | "fp16" autocast on GPU (fp16 with a GradScaler); ignored on CPU.
+    amp: "none" (float32) | "bf16" (bfloat16 autocast of the forward pass, on CUDA and on CPU: the
+        encoder, projection and class-head matmuls in bf16, the loss, parameters and Adam state
+        in float32; fast only on GPUs and on CPUs with AVX512-BF16/AMX) | "fp16" (float16 autocast
+        with a GradScaler, CUDA only: on CPU it runs float32). See ``geoloc_embed.trainer.devices``.
     compile: wrap the model in ``torch.compile``.
     epochs, max_steps (0 = no limit; stops early with a checkpoint), batch_size (global under
         DDP), drop_last, lr, weight_decay (Adam).
