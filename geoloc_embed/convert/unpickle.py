@@ -95,9 +95,9 @@ def load_weights_only(path: Union[str, "os.PathLike[str]"], *, source: Optional[
         raise error(
             f"{label} contains pickled Python objects that geoloc_embed refuses to load with its weights-only "
             f"unpickler ({refused.group(1)}); only tensors, plain containers and a few value types are allowed, "
-            "because loading anything else would execute code from the file. "
-            + ("If you trust the file, re-save it with plain values (torch.save({'state_dict': ..., 'params': "
-               "dict(...)}))." if advice == DOWNLOAD_ADVICE else f"{advice[:1].upper()}{advice[1:]}.")) from exc
+            "because loading anything else would execute code from the file"
+            + (". If you trust the file, re-save it with plain values (torch.save({'state_dict': ..., 'params': "
+               "dict(...)}))." if advice == DOWNLOAD_ADVICE else f"; {advice}")) from exc
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, IndexError, AttributeError,
             TypeError, MemoryError, OverflowError) as exc:
         raise error(
