@@ -98,7 +98,7 @@ def test_pickled_code_is_refused_and_never_runs(tmp_path, data):
     evil.marker = str(marker)
     out = _with_checkpoint(tmp_path, _saved({"format": "geoloc_embed.trainer/1", "model": evil}))
     msg = _resume_error(out, data)
-    assert "could run code" in msg and not marker.exists()
+    assert "execute code" in msg and not marker.exists()
 
 
 def test_other_pickles_and_objects(tmp_path, good_run, data):
