@@ -112,10 +112,14 @@ class TheoryConfig(_GeometricScales):
         return 6 * self.frequency_num
 
 
+@dataclass(frozen=True)
 class _Sphere2Vec(_GeometricScales):
     """Sphere2Vec scales in radians: S = 32, r_min = 1e-6, r_max = 1 ([s2v] and [ts] parser defaults)."""
 
     terms_per_scale = 0
+    frequency_num: int = int_field(32, minimum=1, maximum=MAX_SCALES, note=_SCALES_NOTE)
+    min_radius: float = _positive(1e-6)
+    max_radius: float = _positive(1.0)
 
     @property
     def feature_dim(self) -> int:
@@ -129,9 +133,6 @@ class SphereCConfig(_Sphere2Vec):
 
     family = "sphere-c"
     terms_per_scale = 3
-    frequency_num: int = int_field(32, minimum=1, maximum=MAX_SCALES, note=_SCALES_NOTE)
-    min_radius: float = _positive(1e-6)
-    max_radius: float = _positive(1.0)
 
 
 @register_position_encoder_config
@@ -141,9 +142,6 @@ class SphereCPlusConfig(_Sphere2Vec):
 
     family = "sphere-c-plus"
     terms_per_scale = 6
-    frequency_num: int = int_field(32, minimum=1, maximum=MAX_SCALES, note=_SCALES_NOTE)
-    min_radius: float = _positive(1e-6)
-    max_radius: float = _positive(1.0)
 
 
 @register_position_encoder_config
@@ -153,9 +151,6 @@ class SphereMConfig(_Sphere2Vec):
 
     family = "sphere-m"
     terms_per_scale = 5
-    frequency_num: int = int_field(32, minimum=1, maximum=MAX_SCALES, note=_SCALES_NOTE)
-    min_radius: float = _positive(1e-6)
-    max_radius: float = _positive(1.0)
 
 
 @register_position_encoder_config
@@ -165,9 +160,6 @@ class SphereMPlusConfig(_Sphere2Vec):
 
     family = "sphere-m-plus"
     terms_per_scale = 8
-    frequency_num: int = int_field(32, minimum=1, maximum=MAX_SCALES, note=_SCALES_NOTE)
-    min_radius: float = _positive(1e-6)
-    max_radius: float = _positive(1.0)
 
 
 @register_position_encoder_config
@@ -181,8 +173,6 @@ class DFSConfig(_Sphere2Vec):
     family = "dfs"
     frequency_num: int = int_field(32, minimum=1, maximum=128,
                                    note="at most 128: dfs has 4 * S**2 + 4 * S features (66,048 at S = 128)")
-    min_radius: float = _positive(1e-6)
-    max_radius: float = _positive(1.0)
 
     @property
     def feature_dim(self) -> int:
