@@ -333,3 +333,31 @@ def test_the_encoder_stages_import_one_way(graph):
         else:
             assert not any(_in(t, f"{PACKAGE}.encoders.positional") for t in reached), module
     assert {f"{PACKAGE}.encoders.networks", f"{PACKAGE}.encoders.positional"} <= graph.module_level[model]
+
+
+def _is_sys_path(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "path" and isinstance(node.value, ast.Name)
+            and node.value.id == "sys")
+
+
+def _edits_sys_path(node: ast.AST) -> bool:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        edits = node.func.attr in ("insert", "append", "extend", "remove", "pop", "clear")
+        return edits and _is_sys_path(node.func.value)
+    if isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)):
+        return _is_sys_path(node.value)
+    return isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and _is_sys_path(node)
+
+
+def test_no_script_edits_sys_path():
+    # Benchmarks run as ``python -m benchmarks.<name>``, tests get the repository root from pytest's
+    # ``pythonpath`` option and helper scripts live beside the modules they import.
+    offenders = []
+    scripts = [*REPO_ROOT.glob("*.py")]
+    for folder in ("geoloc_embed", "benchmarks", "tests", "examples", "recipes", "docs"):
+        scripts += sorted((REPO_ROOT / folder).rglob("*.py"))
+    for path in scripts:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        offenders += [f"{path.relative_to(REPO_ROOT)}:{getattr(node, 'lineno', '?')}" for node in ast.walk(tree)
+                      if _edits_sys_path(node)]
+    assert not offenders, f"sys.path is modified at {offenders}"
