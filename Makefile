@@ -50,7 +50,7 @@ types: $(VENV)/.installed-check
 check: lint types
 
 bench: $(VENV)/.installed
-	$(PY) benchmarks/encode_throughput.py
+	$(PY) -m benchmarks.encode_throughput
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -26,7 +26,7 @@ Neither ``geoclip`` nor ``rangegeo`` is imported as a package (their ``__init__`
 dependencies): only the needed module files are loaded by path.
 
 Usage:
-    python benchmarks/compare_references.py [--repeats 5] [--threads N] [--skip-satclip]
+    python -m benchmarks.compare_references [--repeats 5] [--threads N] [--skip-satclip]
                                             [--only {csp,geoclip,satclip}] [--sh-points 100000]
                                             [--sh-model-points 20000] [--device cuda]
                                             [--device-points 1048576]
@@ -39,18 +39,16 @@ import importlib.metadata
 import importlib.util
 import math
 import sys
-import time
 import types
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
 
 import geoloc_embed as ge
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from encode_throughput import CEILING_CHUNK, gemm_ceiling_run  # noqa: E402  (the encode benchmark's ceiling)
+from ._timing import CEILING_CHUNK, gemm_ceiling_run, interleaved_best
 
 
 class CheckFailed(RuntimeError):
@@ -58,21 +56,6 @@ class CheckFailed(RuntimeError):
 
 
 # --------------------------------------------------------------------------- helpers
-def interleaved_best(fns: Dict[str, Callable[[], object]], repeats: int, warmup: bool = True) -> Dict[str, float]:
-    """Best wall time per function; one warm-up each (unless the check already ran them), then
-    ``repeats`` rounds calling each in turn."""
-    if warmup:
-        for fn in fns.values():
-            fn()
-    best = {name: math.inf for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
-
-
 def check_close(label: str, got: np.ndarray, expected: np.ndarray, atol: float) -> float:
     """Max absolute difference; raises CheckFailed above ``atol`` (or on a shape mismatch / NaN)."""
     got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)

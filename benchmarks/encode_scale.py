@@ -19,8 +19,8 @@ in memory, one small warm-up encode done):
   kernel writes back and drops under pressure, so it is an upper bound for the memmap case.
 
 Usage:
-    python benchmarks/encode_scale.py                      # 1M memmap, 1M memory, 10M memmap
-    python benchmarks/encode_scale.py --cases 1000000:memmap --batch-size 65536
+    python -m benchmarks.encode_scale                      # 1M memmap, 1M memory, 10M memmap
+    python -m benchmarks.encode_scale --cases 1000000:memmap --batch-size 65536
 """
 
 import argparse
@@ -31,7 +31,10 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 
+#: The repository root: children run ``python -m benchmarks.encode_scale`` from there.
+REPO_ROOT = Path(__file__).resolve().parents[1]
 _FIELDS = ("RssAnon", "VmHWM", "VmRSS")
 
 
@@ -132,9 +135,9 @@ def child(n: int, mode: str, batch_size: int, directory: str, threads: int) -> d
 
 
 def run_case(n: int, mode: str, batch_size: int, directory: str, threads: int) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", f"{n}:{mode}", "--batch-size", str(batch_size),
+    cmd = [sys.executable, "-m", "benchmarks.encode_scale", "--child", f"{n}:{mode}", "--batch-size", str(batch_size),
            "--dir", directory, "--threads", str(threads)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=REPO_ROOT)
     if proc.returncode != 0:
         raise RuntimeError(f"case {n}:{mode} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

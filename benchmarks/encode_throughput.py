@@ -10,7 +10,7 @@ own submodule on the chunks ``encode`` uses), and, with ``--chunks``, encode's s
 number of rows per chunk (256-4096; ``geoloc_embed.encoders.model._CPU_CHUNK_ROWS``).
 
 Usage:
-    python benchmarks/encode_throughput.py [--points 65536] [--repeats 9] [--threads N]
+    python -m benchmarks.encode_throughput [--points 65536] [--repeats 9] [--threads N]
                                            [--grid-only] [--chunks] [--no-breakdown]
 """
 
@@ -26,51 +26,7 @@ import geoloc_embed as ge
 import geoloc_embed.encoders.model as model_module
 from geoloc_embed.coords import sample_uniform_sphere
 
-#: Rows per chunk of the ceiling (the matrix products over preallocated chunk buffers).
-CEILING_CHUNK = 1024
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def gemm_ceiling_run(n: int, in_dim: int, hidden: int, out: int, chunk: int = CEILING_CHUNK) -> Callable[[], None]:
-    """The two matrix products alone over ``chunk``-row chunks into preallocated buffers."""
-    generator = torch.Generator().manual_seed(0)
-    w1, w2 = torch.randn(in_dim, hidden, generator=generator), torch.randn(hidden, out, generator=generator)
-    x = torch.randn(n, in_dim, generator=generator)
-    h_chunk, y_full = torch.empty(chunk, hidden), torch.empty(n, out)
-
-    def run() -> None:
-        for lo in range(0, n, chunk):
-            rows = x[lo:lo + chunk]
-            torch.mm(rows, w1, out=h_chunk[:rows.shape[0]])
-            torch.mm(h_chunk[:rows.shape[0]], w2, out=y_full[lo:lo + chunk])
-
-    return run
-
-
-def interleaved(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
-    """Seconds per call of each run, calling them in turn each round (after one warm-up each).
-
-    On a shared VM the speed drifts by tens of percent within a minute; alternating the runs
-    exposes all of them to the same conditions.
-    """
-    for run in runs.values():
-        run()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return times
+from ._timing import CEILING_CHUNK, best_time, gemm_ceiling_run, interleaved
 
 
 def minor_faults_per_call(fn: Callable[[], object], calls: int = 3) -> float:
@@ -94,7 +50,7 @@ def grid_share(model: ge.LocationEncoder, points: np.ndarray, rounds: int) -> tu
     n = len(points)
     out = np.empty((n, model.embed_dim), dtype=np.float32)
     times = interleaved({"encode": lambda: model.encode(points, out=out),
-                         "ceiling": gemm_ceiling_run(n, model.position_encoder.out_dim, model.config.hidden_dim,
+                         "ceiling": gemm_ceiling_run(n, model.position_encoder.out_dim, model.config.network.hidden_dim,
                                                      model.embed_dim)}, rounds)
     return times["encode"], times["ceiling"]
 

@@ -17,7 +17,7 @@ exits 0. A time budget (``--budget-s``, default 240 s) skips what is left once e
 stays under 5 minutes on one GPU.
 
 Usage:
-    python benchmarks/gpu_check.py [--points 2097152] [--budget-s 240] [--compile-families grid,...]
+    python -m benchmarks.gpu_check [--points 2097152] [--budget-s 240] [--compile-families grid,...]
 """
 
 import argparse
@@ -129,9 +129,6 @@ def main() -> int:
               f"(torch {torch.__version__}, CUDA build {torch.version.cuda}); nothing to check, exiting 0")
         return 0
 
-    repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if repo_root not in sys.path:
-        sys.path.insert(0, repo_root)
     import numpy as np
 
     import geoloc_embed as ge

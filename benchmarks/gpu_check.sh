@@ -3,13 +3,13 @@
 #
 #   bash benchmarks/gpu_check.sh [gpu_check.py options]
 #
-# 1. python benchmarks/gpu_check.py: CPU-vs-CUDA agreement of every family, encode throughput in
+# 1. python -m benchmarks.gpu_check: CPU-vs-CUDA agreement of every family, encode throughput in
 #    fp32/bf16 with and without torch.compile, peak GPU memory; Markdown table on stdout and in
 #    $OUT/gpu_check.md when OUT is set (plus gpu_check.json).
-# 2. python benchmarks/compare_references.py --only csp --device cuda: the CSP grid model against
+# 2. python -m benchmarks.compare_references --only csp --device cuda: the CSP grid model against
 #    the authors' approach (numpy float64 encoding on the CPU, FFN on the GPU), outputs checked
 #    first; table also in $OUT/compare_csp_cuda.md.
-# 3. python benchmarks/train_throughput.py --device cuda: our trainer's pre-training and fine-tuning
+# 3. python -m benchmarks.train_throughput --device cuda: our trainer's pre-training and fine-tuning
 #    steps (float32 and bf16 autocast) against the authors'-style loop (per-item loader, CPU numpy
 #    encoding, then the device) on the GPU, losses checked first; table also in $OUT/train_cuda.md.
 #    Without a CUDA device it runs in --dry-run mode on the CPU (tiny sizes: checks the code path).
@@ -25,7 +25,7 @@ export HF_HUB_OFFLINE=1
 
 status=0
 started=$SECONDS
-python benchmarks/gpu_check.py --budget-s "${GPU_CHECK_BUDGET_S:-120}" "$@" || status=$?
+python -m benchmarks.gpu_check --budget-s "${GPU_CHECK_BUDGET_S:-120}" "$@" || status=$?
 echo "gpu_check.py done at $((SECONDS - started)) s"
 
 if python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
@@ -37,7 +37,7 @@ fi
 if [ "$cuda" -eq 1 ]; then
     table="${OUT:-/tmp}/compare_csp_cuda.md"
     mkdir -p "$(dirname "$table")"
-    python benchmarks/compare_references.py --only csp --device cuda --device-points 262144 --repeats 3 \
+    python -m benchmarks.compare_references --only csp --device cuda --device-points 262144 --repeats 3 \
         2>&1 | tee "$table"
     rc=${PIPESTATUS[0]}
     [ "$rc" -ne 0 ] && status=$rc
@@ -49,11 +49,11 @@ fi
 table="${OUT:-/tmp}/train_cuda.md"
 mkdir -p "$(dirname "$table")"
 if [ "$cuda" -eq 1 ]; then
-    timeout 90 python benchmarks/train_throughput.py --device cuda --steps 10 --rounds 2 --out "$table"
+    timeout 90 python -m benchmarks.train_throughput --device cuda --steps 10 --rounds 2 --out "$table"
     rc=$?
 else
     echo "no CUDA device: trainer vs authors' loop in --dry-run mode on the CPU (code path only, no figures)"
-    timeout 90 python benchmarks/train_throughput.py --dry-run --out "$table"
+    timeout 90 python -m benchmarks.train_throughput --dry-run --out "$table"
     rc=$?
 fi
 [ "$rc" -ne 0 ] && status=$rc

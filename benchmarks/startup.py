@@ -15,7 +15,7 @@ Every measurement runs in a fresh interpreter (repeated, median reported):
   cumulative entries.
 
 Usage:
-    python benchmarks/startup.py [--repeats 5] [--top 15]
+    python -m benchmarks.startup [--repeats 5] [--top 15]
 """
 
 import argparse

@@ -27,7 +27,7 @@ clock and by CPU seconds of the process (steadier on a shared CPU). On CUDA ever
 synchronize. ``--dry-run`` runs every code path with tiny sizes (checks the script, no figures).
 
 Usage:
-    python benchmarks/train_throughput.py [--steps 10] [--rounds 3] [--batch-size 1024]
+    python -m benchmarks.train_throughput [--steps 10] [--rounds 3] [--batch-size 1024]
         [--num-classes 1000] [--threads N] [--device cpu|cuda] [--precisions fp32,bf16]
         [--out table.md] [--dry-run]
 """

@@ -49,8 +49,11 @@ from typing import Any, Iterator, Optional, Union
 import torch
 from torch import Tensor, nn
 
+from ._version import __version__
 from .coords import sample_uniform_sphere
+from .encoders.model import LocationEncoder
 from .errors import GeolocEmbedError
+from .io import atomic_path
 
 __all__ = ["ONNX_INPUT_NAME", "ONNX_OUTPUT_NAMES", "probe_points", "to_onnx", "to_torchscript"]
 
@@ -65,7 +68,7 @@ _ONNX_TOL = 1e-5
 class _ExportModule(nn.Module):
     """forward(lonlat float32 (N, 2)) -> embedding, or (embedding, logits) with the class head."""
 
-    def __init__(self, model: nn.Module, with_logits: bool) -> None:
+    def __init__(self, model: LocationEncoder, with_logits: bool) -> None:
         super().__init__()
         self.model = model
         self.with_logits = with_logits
@@ -96,8 +99,6 @@ def probe_points(n: int = 64, *, seed: int = 0, device: Union[str, torch.device,
 
 
 def _check_model(model: Any) -> None:
-    from .encoders.model import LocationEncoder
-
     if not isinstance(model, LocationEncoder):
         raise TypeError(f"expected a geoloc_embed.LocationEncoder, got {type(model).__name__}")
 
@@ -189,8 +190,6 @@ def to_torchscript(model: Any, path: Union[str, os.PathLike, None] = None, *,
                     f"the traced TorchScript module differs from eager mode by {error:.3g} (> {_TORCHSCRIPT_TOL}); "
                     "please report this with the model's config.json")
         if path is not None:
-            from .io import atomic_path
-
             with atomic_path(path) as tmp:
                 torch.jit.save(traced, str(tmp))
     return traced
@@ -246,8 +245,6 @@ def to_onnx(model: Any, path: Union[str, os.PathLike], *, opset: int = 17, dynam
         else probe_points(8, device=device)[:7]
     target = Path(path)
 
-    from .io import atomic_path
-
     # Eval mode on the wrapper too: torch.onnx.export puts the exported module back in the mode it
     # found it in, recursively.
     with atomic_path(target) as tmp, _eval_mode(wrapper), torch.no_grad(), _quiet_export():
@@ -263,8 +260,6 @@ def to_onnx(model: Any, path: Union[str, os.PathLike], *, opset: int = 17, dynam
                           output_names=output_names, opset_version=opset, **kwargs)
 
         proto = onnx.load(str(tmp))
-        from ._version import __version__
-
         for key, value in (("geoloc_embed.version", __version__),
                            ("geoloc_embed.config", model.config.to_json()),
                            ("geoloc_embed.input", json.dumps({

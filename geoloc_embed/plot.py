@@ -7,6 +7,8 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from .io import atomic_path
+
 __all__ = ["embedding_pca_rgb", "embedding_pca_map"]
 
 
@@ -78,8 +80,6 @@ def embedding_pca_map(model: Any, out_png: Union[str, Path, None] = None, resolu
                  f"{ratios[0]:.0%} / {ratios[1]:.0%} / {ratios[2]:.0%}), {resolution:g}° grid", fontsize=9)
     fig.tight_layout()
     if out_png is not None:
-        from .io import atomic_path
-
         out_png = Path(out_png)
         out_png.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(out_png) as tmp:

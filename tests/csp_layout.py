@@ -16,7 +16,7 @@ Both codebases save ``torch.save({"epoch", "state_dict", "optimizer", "params"})
 
 Weights are seeded random numbers (numpy's legacy ``RandomState``, whose streams never change), never
 copied from a real file. ``FIXTURE_SET`` is the project's own fixture set, written into
-``tests/fixtures/checkpoints`` by ``tests/fixtures/regenerate.py``; tests also call
+``tests/fixtures/checkpoints`` by ``tests/regenerate_fixtures.py``; tests also call
 ``write_checkpoint`` to craft full-size files in ``tmp_path``. Nothing here imports ``geoloc_embed``.
 """
 

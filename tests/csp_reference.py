@@ -5,7 +5,7 @@ this module reproduces it in plain numpy from the raw checkpoint tensors, withou
 ``geoloc_embed``. It serves two purposes:
 
 * the parity tests on the real third-party checkpoints (``../shared/fixtures``) recompute it on the fly;
-* ``tests/fixtures/regenerate.py`` uses it to store the expected outputs of the project's own fixture
+* ``tests/regenerate_fixtures.py`` uses it to store the expected outputs of the project's own fixture
   checkpoints (``tests/fixtures/checkpoints``), which the parity tests then read on every clone.
 
 Arithmetic (csp-spec 9 item 1): (lon, lat) degrees are rounded to float32 first (the authors' input

@@ -79,7 +79,6 @@ def test_register_into_main_cli():
 @pytest.mark.parametrize("via_main", [True, False])
 def test_regenerate_command_names_bench_once(monkeypatch, tmp_path, via_main):
     from geoloc_embed import cli as main_cli
-    from geoloc_embed.bench import runner
 
     seen = {}
 
@@ -87,7 +86,7 @@ def test_regenerate_command_names_bench_once(monkeypatch, tmp_path, via_main):
         seen["command"] = command
         raise ValueError("stop here")
 
-    monkeypatch.setattr(runner, "run_benchmark", fake_run)
+    monkeypatch.setattr(cli, "run_benchmark", fake_run)
     args = ["--model", "raw", "--tasks", "temperature", "--quick", "--out", str(tmp_path)]
     code = main_cli.main(["bench", *args]) if via_main else cli.main(args)
     assert code == 1

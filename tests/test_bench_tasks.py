@@ -10,7 +10,7 @@ import pytest
 
 from geoloc_embed.bench import tasks as T
 from geoloc_embed.bench.data import bench_cache_dir, sample_uniform_sphere
-from geoloc_embed.bench.runner import cached_sample
+from geoloc_embed.bench.sampling import cached_sample
 
 # (lon, lat) degrees
 SAHARA = (10.0, 23.0)

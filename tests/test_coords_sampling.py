@@ -11,7 +11,7 @@ import torch
 
 from geoloc_embed import coords as C
 from geoloc_embed.bench import data as bench_data
-from geoloc_embed.bench.runner import SAMPLER_ID
+from geoloc_embed.bench.sampling import SAMPLER_ID
 from geoloc_embed.export import probe_points
 from geoloc_embed.trainer import samplers as trainer_samplers
 from geoloc_embed.trainer import synthetic
@@ -66,7 +66,7 @@ def test_synthetic_data_centres_come_from_the_one_sampler():
 
 
 def test_bench_validation_is_to_canonical_with_wrapping():
-    from geoloc_embed.bench import tasks
+    from geoloc_embed.bench.tasks import base as tasks
     from geoloc_embed.errors import CoordinateError
 
     out = tasks._as_lonlat([[362.0, 10.0], [-190.0, -5.0], [180.0, 0.0]])

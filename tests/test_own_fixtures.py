@@ -1,6 +1,6 @@
 """The project's own fixture checkpoints: regenerable, small, and laid out like the real files.
 
-``tests/fixtures/regenerate.py`` (via ``csp_layout.generate``) must reproduce the committed files, so
+``tests/regenerate_fixtures.py`` (via ``csp_layout.generate``) must reproduce the committed files, so
 neither the writer nor the numpy reference can drift from what the parity tests read.
 """
 

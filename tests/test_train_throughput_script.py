@@ -1,22 +1,12 @@
-"""benchmarks/train_throughput.py runs every code path in --dry-run mode (as gpu_check.sh does without a GPU)."""
-
-import importlib.util
-from pathlib import Path
+"""``python -m benchmarks.train_throughput`` runs every code path in --dry-run mode (as gpu_check.sh does
+without a GPU)."""
 
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "train_throughput.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("train_throughput", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from benchmarks import train_throughput as bench
 
 
 def test_dry_run_writes_the_table(tmp_path, capsys):
-    bench = _load()
     out = tmp_path / "train.md"
     threads = torch.get_num_threads()
     try:
@@ -32,7 +22,6 @@ def test_dry_run_writes_the_table(tmp_path, capsys):
 
 
 def test_a_loss_disagreement_stops_before_timing(monkeypatch, capsys):
-    bench = _load()
     real = bench.authors_mc_loss
     monkeypatch.setattr(bench, "authors_mc_loss", lambda *a, **k: real(*a, **k) * 1.001)
     assert bench.main(["--dry-run", "--precisions", "fp32"]) == 1

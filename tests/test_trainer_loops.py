@@ -17,7 +17,7 @@ from geoloc_embed.trainer import (
     load_arrays,
     pretrain,
 )
-from geoloc_embed.trainer.engine import CHECKPOINT_NAME, load_checkpoint
+from geoloc_embed.trainer.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from geoloc_embed.trainer.synthetic import make_synthetic_csp_data, synthetic_arrays
 
 SMALL_MODEL = {"frequency_num": 8, "hidden_dim": 32, "embed_dim": 16, "dropout": 0.2}

@@ -33,10 +33,12 @@ population         regression log   points  GeoNames cities1000 log10 population
 Labels of the sampled points are cached under ``$GEOLOC_EMBED_CACHE/bench/labels`` after the first run.
 """
 
+from .config import BenchConfig
 from .data import DataUnavailableError
 from .models import BASELINES, Embedder, ModelUnavailable, resolve_model
 from .probes import fit_linear_probe, fit_mlp_probe
-from .runner import BenchConfig, BenchResult, run_benchmark
+from .results import BenchResult
+from .runner import run_benchmark
 from .splits import blocked_split, equal_area_block_ids, random_split
 from .tasks import Task, get_task, list_tasks
 

@@ -11,6 +11,11 @@ import shlex
 import sys
 from typing import Optional, Sequence
 
+from .config import BenchConfig
+from .models import BASELINES, ModelUnavailable
+from .runner import run_benchmark
+from .tasks import get_task, list_tasks
+
 __all__ = ["register", "build_parser", "main", "run_from_args"]
 
 DESCRIPTION = """\
@@ -75,9 +80,6 @@ def build_parser(prog: str = "python -m geoloc_embed.bench") -> argparse.Argumen
 
 
 def _list() -> int:
-    from .models import BASELINES
-    from .tasks import get_task, list_tasks
-
     print("tasks:")
     for name in list_tasks():
         task = get_task(name)
@@ -93,9 +95,6 @@ def _csv(text: str) -> list[str]:
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Run the benchmark for parsed arguments; returns the exit status."""
-    from .models import ModelUnavailable
-    from .runner import BenchConfig, run_benchmark
-
     if args.list:
         return _list()
     changes: dict = {"splits": tuple(_csv(args.splits)), "probes": tuple(_csv(args.probes)),

@@ -11,6 +11,7 @@ import hashlib
 import importlib.util
 import json
 import os
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -20,6 +21,7 @@ import torch
 from ..coords import lonlat_to_xyz
 from ..coords import sample_uniform_sphere as _coords_sample
 from ..errors import GeolocEmbedError
+from ..io import atomic_path
 
 __all__ = [
     "DataUnavailableError",
@@ -68,8 +70,6 @@ def package_file(module: str, *parts: str, pip_name: Optional[str] = None) -> Pa
 
 def package_version(pip_name: str) -> str:
     """Installed version of a distribution, or "" when it is not installed."""
-    from importlib import metadata
-
     try:
         return metadata.version(pip_name)
     except metadata.PackageNotFoundError:
@@ -92,7 +92,7 @@ def sample_uniform_sphere(n: int, seed: int) -> np.ndarray:
 
     The numpy face of :func:`geoloc_embed.coords.sample_uniform_sphere` (the package's one
     sampler), drawn from ``torch.Generator().manual_seed(seed)``. Cached labels are keyed on
-    ``bench.runner.SAMPLER_ID``: bump it whenever these points change.
+    ``bench.sampling.SAMPLER_ID``: bump it whenever these points change.
     """
     generator = torch.Generator().manual_seed(int(seed))
     return _coords_sample(n, generator=generator, dtype=torch.float64).numpy()
@@ -117,8 +117,6 @@ def load_cached_arrays(path: Path) -> Optional[dict[str, np.ndarray]]:
 
 def save_cached_arrays(path: Path, **arrays: np.ndarray) -> None:
     """Write ``arrays`` to ``path`` atomically (temporary file + rename)."""
-    from ..io import atomic_path
-
     payload: dict[str, Any] = dict(arrays)  # typed Any: np.savez's own keywords are not array names
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:

@@ -18,13 +18,17 @@ original CSP/TorchSpatial checkpoint, ``hf-hub:org/repo``).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
+import torch
 
+from ..architectures import architecture_config
+from ..encoders import LocationEncoder, list_networks, list_position_encoders
 from .data import lonlat_to_xyz
 
 __all__ = ["Embedder", "ModelUnavailable", "BASELINES", "resolve_model", "expand_model_specs"]
@@ -62,7 +66,7 @@ def _xyz() -> Embedder:
     return Embedder("xyz", "unit-sphere (x, y, z)", lambda x: lonlat_to_xyz(x).astype(np.float32), 3)
 
 
-def _encoder_embedder(name: str, description: str, encoder, batch_size: int = 8192,
+def _encoder_embedder(name: str, description: str, encoder: LocationEncoder, batch_size: int = 8192,
                       progress: bool = False) -> Embedder:
     encoder.eval()
 
@@ -75,11 +79,6 @@ def _encoder_embedder(name: str, description: str, encoder, batch_size: int = 81
 
 def _untrained(name: str, description: str, architecture: str, **overrides) -> Callable[[], Embedder]:
     def build() -> Embedder:
-        import torch
-
-        from ..architectures import architecture_config
-        from ..encoders import LocationEncoder, list_networks, list_position_encoders
-
         config = architecture_config(architecture, **overrides)
         family, network = config.position_encoder.family, config.network.name
         missing = []
@@ -98,13 +97,9 @@ def _untrained(name: str, description: str, architecture: str, **overrides) -> C
 
 
 def _geoclip() -> Embedder:
-    import importlib.util
-
     if importlib.util.find_spec("geoclip") is None:
         raise ModelUnavailable("geoclip: the geoclip wheel is not installed (pip install geoclip --no-deps "
                                "gives the real MIT weights)")
-    from ..encoders import LocationEncoder
-
     try:
         encoder = LocationEncoder.from_pretrained("geoclip", local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - any loading failure means "skip with the reason"
@@ -147,8 +142,6 @@ def resolve_model(spec: str) -> Embedder:
     """
     if spec in BASELINES and not os.path.exists(spec):
         return BASELINES[spec]()
-    from ..encoders import LocationEncoder
-
     try:
         encoder = LocationEncoder.from_pretrained(spec)
     except Exception as exc:  # noqa: BLE001

@@ -6,17 +6,24 @@ global state are left alone.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .models import Embedder
-    from .probes import Probe
-    from .tasks import Task
+from ..io import atomic_path
+from .models import Embedder
+from .probes import Probe
+from .sampling import grid_points
+from .tasks import Task
 
-__all__ = ["prediction_map", "pca_rgb_map", "pca_rgb"]
+__all__ = ["prediction_map", "pca_rgb_map", "pca_rgb", "safe_name"]
+
+
+def safe_name(name: str) -> str:
+    """``name`` reduced to a file-name-safe string (runs of other characters become ``_``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "model"
 
 
 def _figure(width: float, height: float):
@@ -29,8 +36,6 @@ def _figure(width: float, height: float):
 
 
 def _save(fig, path: Path) -> Path:
-    from ..io import atomic_path
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
@@ -38,18 +43,10 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _grid(res_deg: float):
-    from .runner import grid_points
-
-    return grid_points(res_deg)
-
-
-def prediction_map(out_dir: Path, model: "Embedder", task: "Task", probe: "Probe", truth: np.ndarray,
+def prediction_map(out_dir: Path, model: Embedder, task: Task, probe: Probe, truth: np.ndarray,
                    res_deg: float, grid_embeddings: Optional[np.ndarray] = None) -> Path:
     """Truth and the probe's prediction side by side on a global grid (undefined labels blank)."""
-    from .runner import safe_name
-
-    pts, n_rows, n_cols = _grid(res_deg)
+    pts, n_rows, n_cols = grid_points(res_deg)
     defined = task.defined(truth)
     pred = np.full(truth.shape, np.nan)
     if defined.any():
@@ -101,12 +98,10 @@ def pca_rgb(embeddings: np.ndarray) -> np.ndarray:
     return np.clip((comps - lo) / span, 0.0, 1.0)
 
 
-def pca_rgb_map(out_dir: Path, model: "Embedder", res_deg: float,
+def pca_rgb_map(out_dir: Path, model: Embedder, res_deg: float,
                 grid_embeddings: Optional[np.ndarray] = None) -> Path:
     """The embedding's first three principal components as RGB on a global grid."""
-    from .runner import safe_name
-
-    pts, n_rows, n_cols = _grid(res_deg)
+    pts, n_rows, n_cols = grid_points(res_deg)
     emb = grid_embeddings if grid_embeddings is not None else model.embed(pts)
     rgb = pca_rgb(emb).reshape(n_rows, n_cols, 3)
     fig = _figure(7, 3.8)

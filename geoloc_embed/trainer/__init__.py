@@ -4,8 +4,9 @@ Submodules are light to import; the public names:
 
 * losses: ``mc_loss``, ``nce_loss``, ``mse_loss``, ``presence_absence_loss``, ``LossTerms``
 * samplers: ``build_negative_sampler``, ``sample_uniform_sphere``, ``sample_sphericalold``, ...
-* data: ``GeoDataset``, ``load_csp_split``, ``load_arrays``, ``load_parquet``,
-  ``ClassBalancedSampler``, ``stratified_subset``
+* data: ``GeoDataset`` (``dataset``), ``load_csp_split`` (``csp_data``), ``load_arrays``,
+  ``load_parquet``, ``load_dataset`` (``data``), ``ClassBalancedSampler``, ``stratified_subset``
+  (``subsets``); ``trainer.data`` re-exports them all
 * configs: ``PretrainConfig``, ``FinetuneConfig``, ``EvalConfig``, ``DataConfig``
 * loops: ``pretrain``, ``finetune``, ``evaluate``, ``run_evaluate``; ``StopTraining``
 * checkpoints: ``CheckpointError`` (a damaged/foreign ``checkpoint.pt``)
@@ -13,7 +14,7 @@ Submodules are light to import; the public names:
 
 The machinery (one concept each): ``devices`` (device, ``amp`` precision), ``distributed``,
 ``checkpoint``, ``metrics``, ``dropout``, ``runtime`` (optimizer, model wrapping), ``loop``
-(``TrainLoop``); ``engine`` re-exports them under the historical name.
+(``TrainLoop``); ``engine`` is a compatibility shim re-exporting them under the historical name.
 """
 
 from .checkpoint import CheckpointError
@@ -25,21 +26,16 @@ from .config import (
     apply_overrides,
     load_config,
 )
-from .data import (
-    ClassBalancedSampler,
-    GeoDataset,
-    load_arrays,
-    load_csp_split,
-    load_dataset,
-    load_parquet,
-    stratified_subset,
-)
+from .csp_data import load_csp_split
+from .data import load_arrays, load_dataset, load_parquet
+from .dataset import GeoDataset
 from .evaluate import evaluate, run_evaluate
 from .finetune import finetune
 from .loop import StopTraining
 from .losses import LossTerms, mc_loss, mse_loss, nce_loss, presence_absence_loss
 from .pretrain import ImageLocationModel, pretrain
 from .samplers import build_negative_sampler, sample_sphericalold, sample_uniform_sphere
+from .subsets import ClassBalancedSampler, stratified_subset
 
 __all__ = [
     "LossTerms", "mc_loss", "nce_loss", "mse_loss", "presence_absence_loss",

@@ -29,6 +29,9 @@ from .config import (
     apply_overrides,
     config_from_dict,
 )
+from .evaluate import run_evaluate
+from .finetune import finetune
+from .pretrain import pretrain
 
 __all__ = ["register", "build_parser", "main", "config_from_args"]
 
@@ -117,20 +120,14 @@ def _run(args: argparse.Namespace) -> int:
     command = args.trainer_command
     cfg = config_from_args(command, args)
     if command == "pretrain":
-        from .pretrain import pretrain
-
         res = pretrain(cfg)
         _print({"output_dir": str(res.output_dir), "model": str(res.output_dir / "model"),
                 "global_step": res.summary["global_step"],
                 "last_epoch_loss": (res.summary.get("history") or [{}])[-1].get("epoch_loss")})
     elif command == "finetune":
-        from .finetune import finetune
-
         ft = finetune(cfg)
         _print({"output_dir": str(ft.output_dir), "model": str(ft.output_dir / "model"), "metrics": ft.metrics})
     else:
-        from .evaluate import run_evaluate
-
         _print(run_evaluate(cfg), indent=2)
     return 0
 

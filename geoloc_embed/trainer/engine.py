@@ -1,6 +1,8 @@
-"""Shared training machinery, re-exported under its historical module name.
+"""Compatibility shim: the shared training machinery under its historical module name.
 
-The pieces live in one module each:
+Nothing inside the trainer imports this module any more; it stays so that code written against
+``geoloc_embed.trainer.engine`` keeps working (``geoloc_embed.pretrain_data`` still imports from it).
+New code imports from the modules the pieces live in, one concept each:
 
 * ``devices``: ``resolve_device``, ``resolve_amp``, ``autocast``, ``full_precision``;
 * ``distributed``: ``DistContext``, ``init_distributed``, ``gather_with_grad``;

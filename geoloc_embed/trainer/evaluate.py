@@ -23,8 +23,9 @@ from ..encoders.model import LocationEncoder
 from ..io import atomic_write_text
 from ..prior import fuse, topk_counts
 from .config import EvalConfig, config_to_dict
-from .data import GeoDataset, load_dataset
-from .engine import resolve_device
+from .data import load_dataset
+from .dataset import GeoDataset
+from .devices import resolve_device
 
 __all__ = ["evaluate", "run_evaluate", "topk_correct", "load_encoder"]
 

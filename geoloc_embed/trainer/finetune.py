@@ -23,16 +23,18 @@ from ..errors import ConfigError
 from ..io import atomic_write_text
 from .checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from .config import FinetuneConfig, config_to_dict
-from .data import GeoDataset, load_dataset, stratified_subset
+from .data import load_dataset
+from .dataset import GeoDataset
 from .devices import full_precision, resolve_device
 from .distributed import DistContext, init_distributed
 from .dropout import restore_dropout
-from .evaluate import evaluate
+from .evaluate import evaluate, load_encoder
 from .loop import TrainLoop
 from .losses import LossTerms, presence_absence_loss
 from .pretrain import _place, make_epoch_order
 from .runtime import make_adam, prepare_run_model, rows
 from .samplers import build_negative_sampler
+from .subsets import stratified_subset
 
 __all__ = ["ClassifierModel", "FinetuneResult", "finetune", "load_for_finetuning", "build_finetune_step"]
 
@@ -81,8 +83,6 @@ def load_for_finetuning(pretrained: str, num_classes: int, model_fields: Any = N
             raise CheckpointError(f"trainer checkpoint {path}: its model architecture is invalid ({exc})") from None
         state = {k[len("loc_enc."):]: v for k, v in ckpt["model"].items() if k.startswith("loc_enc.")}
     else:
-        from .evaluate import load_encoder
-
         src = load_encoder(pretrained)
         base_cfg, state = src.config, src.state_dict()
     enc = LocationEncoder(base_cfg.replace(num_classes=num_classes))

@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from ..encoders.model import LocationEncoder
 from .config import PretrainConfig, config_to_dict
-from .data import ClassBalancedSampler, GeoDataset, load_dataset
+from .data import load_dataset
+from .dataset import GeoDataset
 from .devices import full_precision, resolve_device
 from .distributed import DistContext, gather_with_grad, init_distributed
 from .dropout import restore_dropout
@@ -26,6 +27,7 @@ from .loop import TrainLoop
 from .losses import LossTerms, mc_loss, mse_loss, nce_loss
 from .runtime import epoch_generator, make_adam, prepare_run_model, rows
 from .samplers import build_negative_sampler
+from .subsets import ClassBalancedSampler
 
 __all__ = ["ImageLocationModel", "PretrainResult", "pretrain", "make_epoch_order", "build_pretrain_step"]
 

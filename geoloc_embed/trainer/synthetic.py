@@ -16,7 +16,7 @@ import torch
 
 from ..coords import sample_uniform_sphere
 from ..io import atomic_path, atomic_write_text
-from .data import csp_paths
+from .csp_data import csp_paths
 
 __all__ = ["make_synthetic_csp_data", "synthetic_arrays"]
 

@@ -61,7 +61,7 @@ class PositionEncoder(nn.Module):
         self._float64_masters = {**getattr(self, "_float64_masters", {}), name: value.cpu()}
         self.register_buffer(name, value, persistent=False)
 
-    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "PositionEncoder":
         super()._apply(fn, recurse)
         for name, master in getattr(self, "_float64_masters", {}).items():
             buffer = getattr(self, name)

@@ -45,6 +45,8 @@ class NeRFPositionEncoder(PositionEncoder):
     xyz and the phases are computed in float64 (csp-spec.md section 9 item 1).
     """
 
+    frequencies: Tensor  # (L,) float64 buffer registered in __init__ (annotated for type checkers)
+
     def __init__(self, config: NeRFConfig) -> None:
         super().__init__(config)
         levels = config.nerf_levels

@@ -24,6 +24,7 @@ and only then turned into float32 sin/cos.
 """
 
 import math
+from typing import Callable, cast
 
 import torch
 from torch import Tensor, nn
@@ -68,6 +69,8 @@ def equal_earth_projection(lonlat: Tensor) -> Tensor:
 class _GaussianBranch(nn.Module):
     """Holds one branch's (F, 2) direction matrix ``b`` as a persistent buffer."""
 
+    b: Tensor  # (F, 2) buffer registered in __init__ (annotated for type checkers)
+
     def __init__(self, b: Tensor) -> None:
         super().__init__()
         self.register_buffer("b", b)
@@ -98,11 +101,16 @@ class EqualEarthRFFPositionEncoder(PositionEncoder):
         self.num_branches = config.num_branches
         self.out_dim = config.feature_dim
 
-    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
+    @property
+    def _gaussian_branches(self) -> list[_GaussianBranch]:
+        """The branch modules, typed (``nn.ModuleList`` iterates as plain modules)."""
+        return [cast(_GaussianBranch, branch) for branch in self.branches]
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "EqualEarthRFFPositionEncoder":
         # ``b`` reaches |b| ~ 1000 for sigma = 256: never let .half()/.bfloat16() round it.
-        saved = [branch.b for branch in self.branches]
+        saved = [branch.b for branch in self._gaussian_branches]
         super()._apply(fn, recurse)
-        for branch, old in zip(self.branches, saved, strict=False):
+        for branch, old in zip(self._gaussian_branches, saved, strict=False):
             if branch.b.dtype not in (torch.float32, torch.float64):
                 branch.b = old.to(device=branch.b.device, dtype=torch.float32)
         return self
@@ -110,7 +118,7 @@ class EqualEarthRFFPositionEncoder(PositionEncoder):
     def forward(self, lonlat: Tensor) -> Tensor:
         n = lonlat.shape[0]
         v = equal_earth_projection(lonlat)                                        # (N, 2) float64
-        b = torch.cat([branch.b for branch in self.branches]).to(torch.float64)  # (B * F, 2)
+        b = torch.cat([branch.b for branch in self._gaussian_branches]).to(torch.float64)  # (B * F, 2)
         phase = (2.0 * math.pi) * (v @ b.t())                                     # (N, B * F)
         sin, cos = sin_cos(phase, lonlat.dtype)
         features = torch.stack((cos.view(n, self.num_branches, self.num_features),

@@ -7,7 +7,7 @@ persistent buffers, so they are saved with the weights and a converted checkpoin
 """
 
 import math
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -38,8 +38,8 @@ class _PinnedDtypeBuffers(PositionEncoder):
 
     _pinned_dtypes: ClassVar[dict[str, torch.dtype]] = {}
 
-    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
-        saved = {name: self._buffers[name] for name in self._pinned_dtypes if self._buffers.get(name) is not None}
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> "_PinnedDtypeBuffers":
+        saved = {name: buffer for name in self._pinned_dtypes if (buffer := self._buffers.get(name)) is not None}
         super()._apply(fn, recurse)
         for name, before in saved.items():
             after = self._buffers[name]

@@ -26,6 +26,9 @@ class TheoryPositionEncoder(PositionEncoder):
     Phases are computed in float64 (csp-spec.md section 9 item 1).
     """
 
+    frequencies: Tensor  # (S,) float64 buffers registered in __init__ (annotated for type checkers)
+    directions: Tensor  # (2, 3) float64: the columns a1, a2, a3
+
     def __init__(self, config: TheoryConfig) -> None:
         super().__init__(config)
         freqs = geometric_frequencies(config.frequency_num, config.min_radius, config.max_radius)

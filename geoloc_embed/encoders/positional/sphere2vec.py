@@ -42,6 +42,7 @@ class _MultiScaleSphere(PositionEncoder):
 
     #: Number of features per scale (the config's ``terms_per_scale``; dfs has its own layout).
     terms_per_scale: int = 0
+    frequencies: Tensor  # (S,) float64 buffer registered in __init__ (annotated for type checkers)
 
     def __init__(self, config: Sphere2VecConfig) -> None:
         super().__init__(config)
