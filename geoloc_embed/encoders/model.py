@@ -11,7 +11,7 @@ building the model and calling ``load_state_dict(strict=True)``. ``from_director
 import copy
 import os
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union, cast
 
 import numpy as np
 import torch
@@ -73,7 +73,7 @@ class LocationEncoder(nn.Module, HubMixin):
                 [build_network(config.network, in_dim // branches) for _ in range(branches)])
         else:
             self.network = build_network(config.network, in_dim)
-        self.embed_dim: int = self.network.out_dim
+        self.embed_dim: int = cast(int, self.network.out_dim)  # every registered network sets out_dim
         self.class_head = (nn.Linear(self.embed_dim, config.num_classes, bias=False)
                            if config.num_classes > 0 else None)
         self.pretrained_spec: Any = None
