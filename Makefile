@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 PIP := $(PY) -m pip install --quiet
 
-.PHONY: demo test check lint types install install-test bench clean
+.PHONY: demo test test-floors check lint types install install-test bench clean
 
 # the package and its runtime dependencies
 $(VENV)/.installed: pyproject.toml
@@ -49,8 +49,25 @@ types: $(VENV)/.installed-check
 
 check: lint types
 
+# the floors pyproject.toml claims (.ci/floors.txt, pip constraints) in a venv of their own; the tests of
+# the loader, the converters, the cache, the coordinates and the model run on them
+FLOORS_VENV ?= .venv-floors
+FLOORS_TESTS := tests/test_convert_csp.py tests/test_own_fixtures.py tests/test_hub.py tests/test_hub_mixin.py \
+	tests/test_offline_no_socket.py tests/test_cache_races.py tests/test_zoo_resolve.py tests/test_zoo_verification.py \
+	tests/test_atomic_dirs.py tests/test_satclip_convert.py tests/test_weights_checks.py tests/test_coords.py \
+	tests/test_coords_geo_inputs.py tests/test_model.py tests/test_encode_contract.py tests/test_position_encoders.py \
+	tests/test_trainer_checkpoint.py
+$(FLOORS_VENV)/.installed: pyproject.toml .ci/floors.txt
+	$(PYTHON) -m venv $(FLOORS_VENV)
+	$(FLOORS_VENV)/bin/python -m pip install --quiet "$(TORCH_PIN)"
+	$(FLOORS_VENV)/bin/python -m pip install --quiet -c .ci/floors.txt -e ".[test]"
+	touch $@
+
+test-floors: $(FLOORS_VENV)/.installed
+	$(FLOORS_VENV)/bin/python -m pytest -q $(FLOORS_TESTS)
+
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.encode_throughput
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(FLOORS_VENV) build dist *.egg-info

@@ -10,7 +10,6 @@ the global it asked for), an HTML page saved in place of the file, a truncated o
 """
 
 import argparse
-import contextlib
 import os
 import pathlib
 import pickle
@@ -82,9 +81,9 @@ def load_weights_only(path: Union[str, "os.PathLike[str]"], *, source: Optional[
     if head.lstrip().lower().startswith((b"<!doctype", b"<html", b"<?xml", b"<head")):
         raise error(f"{label} is an HTML/XML page, not a PyTorch checkpoint (a web error or login page saved "
                     f"under its name?); {advice}")
-    scope = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5; never global state
     try:
-        with scope(list(SAFE_GLOBALS)) if scope is not None else contextlib.nullcontext():
+        # a scoped allow-list (torch >= 2.5; the floor is 2.13), never process-wide add_safe_globals
+        with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
             return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         text = str(exc)
