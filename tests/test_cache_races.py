@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 import pytest
 import torch
 from csp_layout import csp_params, fixture_file, write_checkpoint
+from loopback import LoopbackServer, started_servers
 
 import geoloc_embed as ge
 from geoloc_embed import io as ge_io
@@ -37,7 +37,7 @@ CSP_INAT = ("model_inat_2018_gridcell_0.0010_32_0.1000000_1_512_leakyrelu_UNSUPE
             "1.000_TMP20.0000_1.0000_1.0000.pth.tar")
 
 
-class _SlowServer:
+class _SlowServer(LoopbackServer):
     """Serves ``files`` on 127.0.0.1 in 64 KiB pieces with a pause between them; counts GET requests."""
 
     def __init__(self, files: dict, pause: float = 0.02):
@@ -61,29 +61,12 @@ class _SlowServer:
                     self.wfile.write(data[start:start + (1 << 16)])
                     time.sleep(pause)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture
 def slow_server():
-    servers = []
-
-    def start(files, **kwargs):
-        servers.append(_SlowServer(files, **kwargs))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
+    yield from started_servers(_SlowServer)
 
 
 def _run_together(tmp_path: Path, scripts: list[str], timeout: float = 240.0) -> list[dict]:

@@ -12,7 +12,6 @@ import io
 import os
 import socket
 import sys
-import threading
 import zipfile
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 from csp_layout import csp_params, torchspatial_params, write_checkpoint
+from loopback import LoopbackServer, started_servers
 
 import geoloc_embed as ge
 from geoloc_embed import zoo
@@ -93,7 +93,7 @@ def _authors_zip(fixture: Path | bytes, extra: dict | None = None) -> bytes:
     return buffer.getvalue()
 
 
-class _Server:
+class _Server(LoopbackServer):
     """Serves ``files`` (path -> bytes) on 127.0.0.1; optional Range support and truncation."""
 
     def __init__(self, files: dict, ranges: bool = False, truncate_first: int | None = None):
@@ -135,30 +135,12 @@ class _Server:
                 self.wfile.write(body)
 
         self.truncate_first = truncate_first
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture
 def serve():
-    servers = []
-
-    def start(files, **kwargs):
-        server = _Server(files, **kwargs)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
+    yield from started_servers(_Server)
 
 
 def _with_spec(monkeypatch, name: str, **changes) -> registry.PretrainedSpec:
