@@ -90,7 +90,7 @@ def output_dtype(out_dtype: Union[None, str, type, np.dtype], compute: torch.dty
         wanted = np.dtype(torch_names.get(out_dtype, out_dtype) if isinstance(out_dtype, torch.dtype) else out_dtype)
     except TypeError:
         wanted = None
-    if wanted not in OUTPUT_DTYPES:
+    if wanted is None or wanted not in OUTPUT_DTYPES:  # (np.dtype == None is True: float64 is numpy's default)
         raise ValueError(f"out_dtype must be np.float16, np.float32 or np.float64, got {out_dtype!r}")
     if out is not None and isinstance(out, np.ndarray) and out.dtype != wanted:
         raise ValueError(f"out has dtype {out.dtype} but out_dtype={wanted}; pass one of them, or make them agree")
