@@ -47,16 +47,20 @@ def remove_stale_temps(directory: Path, name: Optional[str] = None) -> int:
     return len(found)
 
 
-def cli_hints(message: str, positional: bool = False) -> str:
-    """A library error message with its Python hints rewritten as this command's options."""
+def cli_hints(message: str, order: Optional[str] = None) -> str:
+    """A library error message with its Python hints rewritten as this command's options.
+
+    ``order`` is the ``--order`` of a positional (.npy) input, whose columns have no names to swap.
+    """
+    if order is not None:
+        other = "lonlat" if order == "latlon" else "latlon"
+        message = re.sub(r"the columns look swapped: pass lon_col='[^']*', lat_col='[^']*'",
+                         f"the columns look swapped: pass --order {other}", message)
     message = re.sub(r"lon_col='([^']*)', lat_col='([^']*)'", r"--lon-col \1 --lat-col \2", message)
     message = re.sub(r"\b(lon|lat)_col='<column name>'", r"--\1-col NAME", message)
     message = re.sub(r"\b(lon|lat)_col=", r"--\1-col ", message)
     message = message.replace(" (or pass a plain (N, 2) array with order='lonlat' or 'latlon')", "")
-    message = message.replace("pass wrap=True", "pass --wrap")
-    if positional:
-        message = re.sub(r"order='(lonlat|latlon)'", r"--order \1", message)
-    return message
+    return message.replace("pass wrap=True", "pass --wrap")
 
 
 # --------------------------------------------------------------------------- readers
@@ -219,7 +223,10 @@ def run_file(args: argparse.Namespace, model: Any, source: Path, target: Path) -
         raise CLIError(f"--output must end in .npy or .parquet (or be a directory for a dataset input), "
                        f"got {target.name!r}")
     out_dtype = np.dtype(args.out_dtype)
-    total, chunks = read_chunks(source, args)
+    try:
+        total, chunks = read_chunks(source, args)
+    except CoordinateError as exc:  # no such column
+        raise CLIError(f"{source}: {cli_hints(str(exc))}") from exc
     remove_stale_temps(target.parent, target.name)
     writer: Any = (NpyWriter(target, model.embed_dim, out_dtype) if out_suffix == ".npy" else
                    _ParquetPointsWriter(target, model.embed_dim, out_dtype, args.on_invalid == "nan"))
@@ -233,8 +240,8 @@ def run_file(args: argparse.Namespace, model: Any, source: Path, target: Path) -
                         first_row=first_row, wrap=args.wrap, batch_size=args.batch_size, device=args.device,
                         out_dtype=out_dtype)
                 except CoordinateError as exc:
-                    positional = source.suffix.lower() == ".npy"
-                    raise CLIError(f"{source}: {cli_hints(str(exc), positional)}") from exc
+                    order = args.order if source.suffix.lower() == ".npy" else None
+                    raise CLIError(f"{source}: {cli_hints(str(exc), order)}") from exc
                 lon64, lat64 = (np.asarray(v, dtype=np.float64) for v in (lon, lat))
                 if args.on_invalid == "skip":
                     lon64, lat64 = lon64[valid], lat64[valid]
