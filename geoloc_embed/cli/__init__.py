@@ -21,6 +21,8 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+from .._version import __version__
+from ..errors import GeolocEmbedError
 from . import catalog, convert, embed
 from ._common import PROG, CLIError, Terminated, one_line
 
@@ -35,7 +37,6 @@ EXTENSIONS = ("geoloc_embed.trainer.cli", "geoloc_embed.bench.cli")
 def build_parser() -> argparse.ArgumentParser:
     """The ``geoloc-embed`` parser with every command group and the importable extensions."""
     parser = argparse.ArgumentParser(prog=PROG, description="Pretrained geographic location encoders.")
-    from .._version import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -57,8 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 failure, 2 usage error, 130 Ctrl-C, 143 SIGTERM)."""
-    from ..errors import GeolocEmbedError
-
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:

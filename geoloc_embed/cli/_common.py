@@ -9,6 +9,9 @@ import signal
 import threading
 from typing import Any, Iterator, Optional
 
+from ..encoders.model import LocationEncoder
+from ..zoo import DEFAULT_MODEL
+
 __all__ = ["PROG", "CLIError", "Terminated", "positive_int", "one_line", "load_model", "sigterm_raises"]
 
 PROG = "geoloc-embed"
@@ -41,9 +44,6 @@ def one_line(exc: BaseException) -> str:
 
 def load_model(name: Optional[str], local_files_only: bool, device: Optional[str]) -> Any:
     """``LocationEncoder.from_pretrained(name)`` on ``device`` (default CPU); the bundled default for no name."""
-    from ..encoders.model import LocationEncoder
-    from ..zoo import DEFAULT_MODEL
-
     if not name:
         if DEFAULT_MODEL is None:
             raise CLIError("no default model bundled yet; pass --model NAME|PATH (see geoloc-embed list)")

@@ -5,12 +5,13 @@ import json
 import sys
 from typing import Any
 
+from ..zoo import get_pretrained_spec, list_aliases, list_pretrained
+from ..zoo.provenance import record_path, sha256_env_var
+
 __all__ = ["add_parsers"]
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from ..zoo import get_pretrained_spec, list_aliases, list_pretrained
-
     names = list_pretrained(args.pattern)
     if args.json:
         print(json.dumps([_spec_summary(get_pretrained_spec(n)) for n in names], indent=2))
@@ -38,8 +39,6 @@ def _spec_summary(spec: Any) -> dict:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from ..zoo import get_pretrained_spec
-
     spec = get_pretrained_spec(args.name)
     data = spec.to_dict()
     if args.json:
@@ -65,8 +64,6 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if spec.config is not None:
         print("config: " + json.dumps(spec.config.to_dict(), sort_keys=True))
     if spec.sha256 is None and spec.source in ("url-zip", "url-file"):
-        from ..zoo.provenance import record_path, sha256_env_var
-
         record = record_path(spec.name)
         try:
             seen = json.loads(record.read_text(encoding="utf-8"))

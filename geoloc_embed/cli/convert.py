@@ -5,16 +5,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..convert import convert
+from ..encoders.model import LocationEncoder
+from ..export import to_onnx, to_torchscript
+from ..io import replace_directory
 from ._common import CLIError, positive_int
 
 __all__ = ["add_parsers"]
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from ..convert import convert
-    from ..encoders.model import LocationEncoder
-    from ..io import replace_directory
-
     out = Path(args.out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
         raise CLIError(f"{out} exists and is not empty; pass --overwrite or choose another directory")
@@ -34,9 +34,6 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from ..encoders.model import LocationEncoder
-    from ..export import to_onnx, to_torchscript
-
     out = Path(args.output)
     fmt = args.format or ("onnx" if out.suffix.lower() == ".onnx" else "torchscript" if out.suffix.lower()
                           in (".pt", ".ts", ".torchscript") else None)

@@ -9,24 +9,22 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..zoo import DEFAULT_MODEL
 from ._common import CLIError, load_model, positive_int, sigterm_raises
+from .embed_dataset import is_dataset_input, run_dataset
+from .embed_files import run_file
 
 __all__ = ["add_parser"]
 
 
 def _model_label(name: Any) -> str:
     """How the parts of a dataset record their model: the registered name, or the resolved model path."""
-    from ..zoo import DEFAULT_MODEL
-
     name = name or DEFAULT_MODEL
     path = Path(str(name))
     return str(path.resolve()) if path.exists() else str(name)
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
-    from .embed_dataset import is_dataset_input, run_dataset
-    from .embed_files import run_file
-
     dataset = is_dataset_input(args.input)
     source = Path(args.input)
     if not dataset and not source.is_file():

@@ -25,6 +25,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..errors import CoordinateError
+from ..integrations.batch import embed_batch
 from ._common import CLIError
 from .embed_files import AtomicParquetWriter, cli_hints, remove_stale_temps
 
@@ -138,9 +140,6 @@ def part_is_done(part: Part, settings: dict[str, Any]) -> bool:
 
 def _write_part(part: Part, args: argparse.Namespace, model: Any, settings: dict[str, Any], bar: Any) -> None:
     import pyarrow.parquet as pq
-
-    from ..errors import CoordinateError
-    from ..integrations.batch import embed_batch
 
     handle = pq.ParquetFile(part.source)
     added = ("embedding", "embedding_valid") if args.on_invalid == "nan" else ("embedding",)

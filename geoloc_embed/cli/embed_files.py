@@ -16,6 +16,9 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
+from ..coords import find_lonlat_columns
+from ..errors import CoordinateError
+from ..integrations.batch import encode_columns
 from ._common import CLIError
 
 __all__ = ["TMP_SUFFIX", "Chunk", "read_chunks", "temp_beside", "remove_stale_temps", "AtomicParquetWriter",
@@ -65,8 +68,6 @@ def cli_hints(message: str, order: Optional[str] = None) -> str:
 
 # --------------------------------------------------------------------------- readers
 def _parquet_columns(names: list, args: argparse.Namespace) -> tuple[str, str]:
-    from ..coords import find_lonlat_columns
-
     return find_lonlat_columns(names, args.lon_col, args.lat_col)
 
 
@@ -214,9 +215,6 @@ class _ParquetPointsWriter:
 def run_file(args: argparse.Namespace, model: Any, source: Path, target: Path) -> int:
     """Embed one input file into ``target`` (.npy or .parquet)."""
     from tqdm.auto import tqdm
-
-    from ..errors import CoordinateError
-    from ..integrations.batch import encode_columns
 
     out_suffix = target.suffix.lower()
     if out_suffix not in (".npy", ".parquet", ".pq"):

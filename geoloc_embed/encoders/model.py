@@ -20,6 +20,7 @@ from torch.overrides import TorchFunctionMode
 from .. import io, zoo
 from ..card import render_model_card
 from ..config import LocationEncoderConfig
+from ..coords import to_canonical
 from ..errors import CoordinateError, GeolocEmbedError
 from ..hub_mixin import HubMixin
 from ..zoo.catalog import CSP_CITATION
@@ -208,8 +209,6 @@ class LocationEncoder(nn.Module, HubMixin):
         and copied to the host once. Every module keeps its own speed work in
         its ``forward``, so subclasses, hooks and any network give exactly ``self(x)``.
         """
-        from ..coords import to_canonical
-
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         target = torch.device(device) if device is not None else self.device

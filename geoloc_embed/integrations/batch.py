@@ -29,6 +29,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from ..coords import find_lonlat_columns
 from ..errors import CoordinateError
 from .models import ModelRef, load_encoder
 
@@ -195,7 +196,6 @@ def embed_batch(batch: Any, model: ModelRef = None, *, lon_col: Any = None, lat_
     """
     kind = _kind(batch)
     names = _names(batch, kind)
-    from ..coords import find_lonlat_columns
 
     lon_name, lat_name = find_lonlat_columns(names, lon_col, lat_col)
     valid_column = valid_column or f"{column}_valid"

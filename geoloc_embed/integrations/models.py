@@ -9,10 +9,10 @@ many batches or tasks use it. A ``LocationEncoder`` instance is also accepted an
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, Union
 
-if TYPE_CHECKING:
-    from ..encoders.model import LocationEncoder
+from ..encoders.model import LocationEncoder
+from ..zoo import DEFAULT_MODEL
 
 __all__ = ["ModelRef", "load_encoder", "model_name", "clear_cache"]
 
@@ -24,8 +24,6 @@ _LOCK = threading.Lock()
 
 
 def _reference(model: ModelRef) -> str:
-    from ..zoo import DEFAULT_MODEL
-
     if model is None:
         if DEFAULT_MODEL is None:
             raise ValueError("no default model is bundled; pass model='NAME' or a model directory")
@@ -49,8 +47,6 @@ def load_encoder(model: ModelRef = None, *, device: str = "cpu", local_files_onl
         The model in eval mode. Cached models are shared by every caller in the process: do not
         modify them (``encode`` does not).
     """
-    from ..encoders.model import LocationEncoder
-
     if isinstance(model, LocationEncoder):
         return model
     key = (_reference(model), str(device), bool(local_files_only))
@@ -64,8 +60,6 @@ def load_encoder(model: ModelRef = None, *, device: str = "cpu", local_files_onl
 
 def model_name(model: ModelRef) -> str:
     """A short description of ``model`` for metadata and messages (its reference, or its registered name)."""
-    from ..encoders.model import LocationEncoder
-
     if isinstance(model, LocationEncoder):
         spec = getattr(model, "pretrained_spec", None)
         return str(getattr(spec, "name", None) or f"<{type(model).__name__} embed_dim={model.embed_dim}>")

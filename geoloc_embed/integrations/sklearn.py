@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ..coords import find_lonlat_columns
 from .models import ModelRef, load_encoder
 
 __all__ = ["LocationEmbedding"]
@@ -69,8 +70,6 @@ class LocationEmbedding(TransformerMixin, BaseEstimator):
         """(what ``encode`` reads, its keywords) for DataFrames, arrays and geometries."""
         columns = _columns(X)
         if columns is not None:
-            from ..coords import find_lonlat_columns
-
             lon, lat = find_lonlat_columns(columns, self.lon_col, self.lat_col)
             return X, {"lon_col": lon, "lat_col": lat}
         if hasattr(X, "geometry") and hasattr(X, "crs"):
