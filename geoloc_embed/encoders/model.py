@@ -8,7 +8,6 @@ building the model and calling ``load_state_dict(strict=True)``. ``from_director
 (the directory is swapped in whole), which imports huggingface_hub only when pushing to the Hub.
 """
 
-import copy
 import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union, cast
@@ -21,11 +20,13 @@ from torch.overrides import TorchFunctionMode
 from .. import io, zoo
 from ..card import render_model_card
 from ..config import LocationEncoderConfig
+from ..coords import to_canonical
 from ..errors import CoordinateError, GeolocEmbedError
 from ..hub_mixin import HubMixin
 from ..zoo.catalog import CSP_CITATION
 from .networks import BranchSum, build_network
 from .positional import build_position_encoder
+from .precision import OUTPUT_DTYPES, compute_model, output_dtype
 
 __all__ = ["LocationEncoder"]
 
@@ -137,27 +138,36 @@ class LocationEncoder(nn.Module, HubMixin):
         progress: bool = False,
         wrap: bool = False,
         out: Optional[np.ndarray] = None,
+        out_dtype: Any = None,
+        lon_col: Any = None,
+        lat_col: Any = None,
     ) -> np.ndarray:
         """Embed points for feature extraction (eval mode, no gradients, batched).
 
         Args:
-            coords: array-like (N, 2) or (2,) in the given ``order`` (degrees), a DataFrame with
-                lon/lat columns, or shapely/geopandas points; see ``geoloc_embed.coords.to_canonical``.
+            coords: array-like (N, 2) or (2,) in the given ``order`` (degrees), a DataFrame (or dict of
+                columns) with lon/lat columns, or shapely/geopandas points; see ``geoloc_embed.coords.to_canonical``.
             order: "lonlat" or "latlon" for positional input.
             batch_size: points moved to ``device`` and embedded per step.
             device: where to compute (default: where the model is).
-            dtype: compute dtype; torch.float64 runs a float64 copy of the model, bfloat16/float16
-                use autocast (GPU). Default: the model's dtype.
+            dtype: compute dtype; torch.float64 runs a float64 copy of the model; torch.bfloat16 or
+                torch.float16 run the matrix products under ``torch.autocast`` (on GPUs, and on CPUs with
+                native bfloat16 units; elsewhere it is slower than float32 and warns). Default: the
+                model's dtype. See ``geoloc_embed.encoders.precision`` for accuracy and speed.
             progress: show a tqdm progress bar.
             wrap: wrap longitudes outside [-180, 180] instead of raising.
             out: optional preallocated (N, D) array (e.g. a ``np.memmap``) to write into.
+            out_dtype: dtype of the result: np.float32 (default), np.float64, or np.float16 to halve
+                the memory and disk an embedding takes (rounded to 11 significant bits).
+            lon_col, lat_col: column names for DataFrame/dict input (default: found by name).
 
         Returns:
-            (N, D) np.ndarray (float32, or float64 with dtype=torch.float64). Equal to
-            ``self(x)`` in eval mode under ``torch.no_grad()``.
+            (N, D) np.ndarray (float32, float64 with dtype=torch.float64, or ``out_dtype``). Equal
+            to ``self(x)`` in eval mode under ``torch.no_grad()`` (rounded to ``out_dtype``).
         """
         return self._run_batched(coords, order, "embed", batch_size=batch_size, device=device,
-                                 dtype=dtype, progress=progress, wrap=wrap, out=out)
+                                 dtype=dtype, progress=progress, wrap=wrap, out=out, out_dtype=out_dtype,
+                                 lon_col=lon_col, lat_col=lat_col)
 
     def logits(self, coords: Any, order: str = "lonlat", **kwargs: Any) -> np.ndarray:
         """(N, num_classes) pre-sigmoid class scores; same options as ``encode``."""
@@ -185,48 +195,35 @@ class LocationEncoder(nn.Module, HubMixin):
             scores[...] = torch.sigmoid(torch.from_numpy(np.array(scores))).numpy()
         return scores
 
-    def _compute_model(self, device: torch.device, dtype: Optional[torch.dtype]) -> "LocationEncoder":
-        """self, or a copy on ``device`` in ``dtype`` when either differs (the caller's model is untouched)."""
-        if dtype in (None, torch.bfloat16, torch.float16):
-            dtype = self.dtype
-        if dtype not in (torch.float32, torch.float64):
-            raise ValueError(f"dtype must be torch.float32, float64, bfloat16 or float16, got {dtype!r}")
-        if device == self.device and dtype == self.dtype:
-            return self
-        return copy.deepcopy(self).to(device=device, dtype=dtype)
-
     def _run_batched(self, coords: Any, order: str, head: str = "embed", *, batch_size: int = 65536,
                      device: Union[str, torch.device, None] = None, dtype: Optional[torch.dtype] = None,
-                     progress: bool = False, wrap: bool = False, out: Optional[np.ndarray] = None) -> np.ndarray:
+                     progress: bool = False, wrap: bool = False, out: Optional[np.ndarray] = None,
+                     out_dtype: Any = None, lon_col: Any = None, lat_col: Any = None) -> np.ndarray:
         """``encode`` (``head="embed"``) and ``logits`` (``"logits"``): a batched loop over
         ``self(x)``, resp. ``self.class_logits(self(x))``, under ``torch.no_grad()`` in eval mode.
 
         Batches of ``batch_size`` points move to the device; each is run in chunks of
         ``_CPU_CHUNK_ROWS`` rows on the CPU (intermediates stay in cache) or ``_GPU_CHUNK_ROWS``
-        elsewhere. On the CPU each chunk's result is copied straight into ``out`` when it is a
-        C-contiguous writable array of the compute dtype; on an accelerator a batch's results are
-        gathered on the device and copied to the host once. Every module keeps its own speed work in
+        elsewhere. On the CPU each chunk's result is copied (and cast, e.g. to float16) straight into
+        ``out`` when it is C-contiguous; on an accelerator a batch's results are gathered on the device
+        and copied to the host once. Every module keeps its own speed work in
         its ``forward``, so subclasses, hooks and any network give exactly ``self(x)``.
         """
-        from ..coords import to_canonical
-
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         target = torch.device(device) if device is not None else self.device
-        model = self._compute_model(target, dtype)
+        model, autocast_dtype = compute_model(self, target, dtype)
         # Batches are cast to the compute dtype anyway (float32 rounding first, as the authors'
         # pipeline does): converting straight to it halves the memory held for the input.
-        lonlat = to_canonical(coords, order=order, wrap=wrap,
+        lonlat = to_canonical(coords, order=order, wrap=wrap, lon_col=lon_col, lat_col=lat_col,
                               dtype=torch.float64 if model.dtype == torch.float64 else torch.float32)
-        autocast_dtype = dtype if dtype in (torch.bfloat16, torch.float16) else None
         width = model.embed_dim if head == "embed" else model.config.num_classes
         n = lonlat.shape[0]
-        np_dtype = np.float64 if model.dtype == torch.float64 else np.float32
-        out = _output_array(out, (n, width), np_dtype)
+        out = _output_array(out, (n, width), output_dtype(out_dtype, model.dtype, out))
         chunk = _CPU_CHUNK_ROWS if target.type == "cpu" else _GPU_CHUNK_ROWS
-        # a plain array of the compute dtype: the CPU copies each chunk straight into it and an
-        # accelerator copies each batch into it once (no host temporary)
-        writable = out.dtype == np_dtype and out.flags.c_contiguous
+        # a C-contiguous float16/32/64 array: the CPU copies (and casts) each chunk straight into it
+        # and an accelerator copies each batch into it once (no host temporary)
+        writable = out.dtype in OUTPUT_DTYPES and out.flags.c_contiguous
         direct = target.type == "cpu" and writable
         if target.type == "cpu":
             _keep_heap_warm()
@@ -379,7 +376,7 @@ class LocationEncoder(nn.Module, HubMixin):
         return f"embed_dim={self.embed_dim}, num_classes={self.config.num_classes}"
 
 
-def _output_array(out: Optional[np.ndarray], shape: tuple[int, int], dtype: type) -> np.ndarray:
+def _output_array(out: Optional[np.ndarray], shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
     """``out`` checked for ``encode(out=...)``, or a new (N, width) array of ``dtype``."""
     if out is None:
         return np.empty(shape, dtype=dtype)
@@ -389,7 +386,7 @@ def _output_array(out: Optional[np.ndarray], shape: tuple[int, int], dtype: type
     if out.shape != shape:
         raise ValueError(f"out must have shape {shape}, got {out.shape}")
     if not np.issubdtype(out.dtype, np.floating):
-        raise ValueError(f"out must have a floating dtype (float32 or float64), got {out.dtype}")
+        raise ValueError(f"out must have a floating dtype (float16, float32 or float64), got {out.dtype}")
     if not out.flags.writeable:
         raise ValueError("out is read-only (a memmap opened with mode='r'?); open it with mode='r+' or 'w+'")
     return out
