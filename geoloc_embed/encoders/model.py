@@ -15,7 +15,6 @@ from typing import Any, Callable, Mapping, Optional, Union, cast
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.overrides import TorchFunctionMode
 
 from .. import io, zoo
 from ..card import render_model_card
@@ -24,6 +23,8 @@ from ..coords import to_canonical
 from ..errors import CoordinateError, GeolocEmbedError
 from ..hub_mixin import HubMixin
 from ..zoo.catalog import CSP_CITATION
+from .buffers import keep_heap_warm, output_array
+from .meta_layout import ParametersOnMeta
 from .networks import BranchSum, build_network
 from .positional import build_position_encoder
 from .precision import OUTPUT_DTYPES, compute_model, output_dtype
@@ -35,9 +36,6 @@ __all__ = ["LocationEncoder"]
 #: ``benchmarks/encode_throughput.py --chunks``), on accelerators large enough to keep the device busy.
 _CPU_CHUNK_ROWS = 1024
 _GPU_CHUNK_ROWS = 1 << 20
-#: Bytes of the block ``_keep_heap_warm`` allocates and frees (glibc raises its trim threshold to
-#: twice this, capped by its 32 MiB maximum mmap threshold).
-_HEAP_WARM_BYTES = 16 << 20
 
 
 class LocationEncoder(nn.Module, HubMixin):
@@ -219,14 +217,14 @@ class LocationEncoder(nn.Module, HubMixin):
                               dtype=torch.float64 if model.dtype == torch.float64 else torch.float32)
         width = model.embed_dim if head == "embed" else model.config.num_classes
         n = lonlat.shape[0]
-        out = _output_array(out, (n, width), output_dtype(out_dtype, model.dtype, out))
+        out = output_array(out, (n, width), output_dtype(out_dtype, model.dtype, out))
         chunk = _CPU_CHUNK_ROWS if target.type == "cpu" else _GPU_CHUNK_ROWS
         # a C-contiguous float16/32/64 array: the CPU copies (and casts) each chunk straight into it
         # and an accelerator copies each batch into it once (no host temporary)
         writable = out.dtype in OUTPUT_DTYPES and out.flags.c_contiguous
         direct = target.type == "cpu" and writable
         if target.type == "cpu":
-            _keep_heap_warm()
+            keep_heap_warm()
         modes = [(module, module.training) for module in model.modules()]
         model.eval()
         bar = None
@@ -362,7 +360,7 @@ class LocationEncoder(nn.Module, HubMixin):
         The expected layout comes from a skeleton built with its parameters on the meta device, so a
         config that implies a huge model costs nothing here.
         """
-        with _ParametersOnMeta():
+        with ParametersOnMeta():
             skeleton = cls(config)
         expected = io.layout_of(skeleton.state_dict())
         io.check_layout(layout, expected, source)
@@ -374,52 +372,3 @@ class LocationEncoder(nn.Module, HubMixin):
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_classes={self.config.num_classes}"
-
-
-def _output_array(out: Optional[np.ndarray], shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
-    """``out`` checked for ``encode(out=...)``, or a new (N, width) array of ``dtype``."""
-    if out is None:
-        return np.empty(shape, dtype=dtype)
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy array (np.empty or np.memmap) of shape {shape}, "
-                        f"got {type(out).__name__}")
-    if out.shape != shape:
-        raise ValueError(f"out must have shape {shape}, got {out.shape}")
-    if not np.issubdtype(out.dtype, np.floating):
-        raise ValueError(f"out must have a floating dtype (float16, float32 or float64), got {out.dtype}")
-    if not out.flags.writeable:
-        raise ValueError("out is read-only (a memmap opened with mode='r'?); open it with mode='r+' or 'w+'")
-    return out
-
-
-def _keep_heap_warm() -> None:
-    """Let the memory of one chunk's forward be reused by the next instead of page-faulting back.
-
-    Each ``self(x)`` call allocates and frees a few MB (the layers' outputs). glibc's malloc gives
-    freed heap memory above its trim threshold back to the OS, and the next chunk then page-faults
-    it in again: 30,000-50,000 minor faults per 65,536 points, about 20 % of encode's time, in a
-    fresh process. glibc raises that threshold (to twice the block size) whenever a block it had
-    mmapped is freed ("dynamic mmap threshold", mallopt(3)), which every program freeing a
-    tensor of a few MB triggers; freeing one 16 MB block here does it before the loop. The block
-    is never touched (no page is faulted in); other allocators are unaffected.
-    """
-    block = torch.empty(_HEAP_WARM_BYTES, dtype=torch.uint8)
-    del block
-
-
-class _ParametersOnMeta(TorchFunctionMode):
-    """Inside: ``torch.empty`` (which ``nn.Linear``, ``nn.LayerNorm``, ``nn.Embedding``... use for their
-    parameters) allocates on the meta device, and ``.cpu()`` of a meta tensor is a no-op.
-
-    Building a model in this mode gives its exact state-dict layout without allocating its parameters.
-    Other factories (``arange``, ``tensor``, ...) stay on the CPU, so constants computed (and cached) by
-    position encoders are real; they are small, as the typed configs bound their sizes.
-    """
-
-    def __torch_function__(self, func: Callable[..., Any], types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        kwargs = dict(kwargs or {})
-        if func is torch.empty:
-            kwargs["device"] = "meta"
-        elif func is Tensor.cpu and args and isinstance(args[0], Tensor) and args[0].is_meta:
-            return args[0]
-        return func(*args, **kwargs)
