@@ -87,16 +87,20 @@ def heldout_reconstruction(embed: Callable[[np.ndarray], np.ndarray], lonlat: np
     are left out of that target only.
     """
     emb = np.asarray(embed(lonlat), dtype=np.float64)
-    scores = []
-    for seed in seeds:
+    ok_all = np.isfinite(targets)
+    groups: dict[bytes, list[int]] = {}  # targets defined at the same points share one fit
+    for j in range(targets.shape[1]):
+        groups.setdefault(np.packbits(ok_all[:, j]).tobytes(), []).append(j)
+    scores = np.full((len(seeds), targets.shape[1]), np.nan)
+    for si, seed in enumerate(seeds):
         test = blocked_folds(lonlat, seed)
-        cols = []
-        for j in range(targets.shape[1]):
-            ok = np.isfinite(targets[:, j])
+        for cols in groups.values():
+            ok = ok_all[:, cols[0]]
             tr, te = ok & ~test, ok & test
-            cols.append(ridge_r2(emb[tr], targets[tr, j:j + 1], emb[te], targets[te, j:j + 1])[0])
-        scores.append(cols)
-    return np.nanmean(np.asarray(scores), axis=0)
+            if tr.sum() < 10 or te.sum() < 2:
+                continue
+            scores[si, cols] = ridge_r2(emb[tr], targets[tr][:, cols], emb[te], targets[te][:, cols])
+    return np.nanmean(scores, axis=0)
 
 
 def voronoi_labels(lonlat: np.ndarray, num_cells: int, seed: int) -> np.ndarray:

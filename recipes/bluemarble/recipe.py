@@ -1,4 +1,5 @@
-"""The ``csp-bluemarble`` recipe: Blue Marble patches -> SimCLR CNN (frozen) -> CSP-MC-BLD grid encoder.
+"""The ``csp-bluemarble`` recipe (the default model before 0.2): Blue Marble patches -> SimCLR CNN
+(frozen) -> CSP-MC-BLD grid encoder.
 
 ``run_recipe(BLUEMARBLE_RECIPE, out_dir, seed=0)`` regenerates ``weights/csp-bluemarble``;
 ``examples/pretrain_bluemarble.py`` is the command-line front end and ``recipes/bluemarble.json``
@@ -15,12 +16,12 @@ from typing import Any, Callable, Optional, Union
 
 import torch
 
-from ..config import LocationEncoderConfig
+from geoloc_embed.config import LocationEncoderConfig
 
 __all__ = ["BLUEMARBLE_RECIPE", "QUICK_RECIPE", "model_config", "run_recipe", "load_recipe"]
 
 #: Architecture: CSP's grid encoder as in the released fMoW checkpoint (csp-spec.md section 1.4):
-#: S = 32 scales, r_max = 360 deg, r_min = 0.1 deg (see docs/bluemarble.md for why 0.1), 1 hidden
+#: S = 32 scales, r_max = 360 deg, r_min = 0.1 deg (see its model card for why 0.1), 1 hidden
 #: layer of 512, d = 256, GELU, dropout 0.5, LayerNorm.
 BLUEMARBLE_RECIPE: dict[str, Any] = {
     "model": {
@@ -68,10 +69,10 @@ def run_recipe(recipe: dict, out_dir: Union[str, Path, None], *, seed: int = 0,
     The summary has the timings, the loss history and (``return_data=True``) the encoder, the
     projection, the frozen CNN, the locations and the features.
     """
-    from ..pretrain_data.bluemarble import extract_patches, find_bluemarble, load_bluemarble
-    from ..pretrain_data.csp import pretrain_csp_mc
-    from ..pretrain_data.image_ssl import extract_features, train_simclr
-    from ..pretrain_data.locations import load_geonames_cities, sample_pretrain_locations
+    from .bluemarble import extract_patches, find_bluemarble, load_bluemarble
+    from .csp import pretrain_csp_mc
+    from .image_ssl import extract_features, train_simclr
+    from .locations import load_geonames_cities, sample_pretrain_locations
 
     log = log or (lambda _m: None)
     d, sc, cs = recipe["data"], recipe["simclr"], recipe["csp"]
@@ -136,7 +137,7 @@ def run_recipe(recipe: dict, out_dir: Union[str, Path, None], *, seed: int = 0,
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         enc.save_pretrained(out)
-        from ..io import atomic_write_text
+        from geoloc_embed.io import atomic_write_text
 
         atomic_write_text(out / "training_summary.json", json.dumps(summary, indent=2) + "\n")
     if return_data:
