@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
-
 import torch
 
 from geoloc_embed.coords import sample_uniform_sphere, wrap_longitude

@@ -31,6 +31,7 @@ defined cells) and fills the undefined cells with 0, the channel mean.
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -196,7 +197,8 @@ def _coads() -> tuple[list[np.ndarray], list[str]]:
         arr[np.abs(arr) > 1e9] = np.nan
         monthly[var] = arr
     nc.close()
-    with np.errstate(invalid="ignore"), _quiet_nan_warnings():
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells (land) are expected
         for var in _COADS_MEANS:
             a = monthly[var]
             enough = np.isfinite(a).sum(axis=0) >= 6  # at least half of the months observed
@@ -209,20 +211,6 @@ def _coads() -> tuple[list[np.ndarray], list[str]]:
             chans.append(_to_grid_nearest(rng, lon0, 2.0))
             names.append(f"coads_{var.lower()}_range")
     return chans, names
-
-
-class _quiet_nan_warnings:
-    """Silence numpy's 'mean of empty slice' warnings (all-NaN cells are expected over land)."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._cm = warnings.catch_warnings()
-        self._cm.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._cm.__exit__(*exc)
 
 
 _LOADERS = {"relief": _relief, "landcover": _landcover, "bluemarble": _bluemarble, "ocean": _levitus,

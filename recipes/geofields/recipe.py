@@ -112,8 +112,8 @@ def run_recipe(recipe: dict, out_dir: Union[str, Path, None], *, seed: int = 0,
     if threads:  # small matrices: one thread is as fast as two on a shared 2-core machine
         torch.set_num_threads(threads)
     try:
-        enc, proj, history = pretrain_mc(lonlat[~held], feats[~held], model_config(recipe), val=(lonlat[held], feats[held]),
-                                         seed=seed, log=log, on_epoch=on_epoch, **cs)
+        enc, proj, history = pretrain_mc(lonlat[~held], feats[~held], model_config(recipe),
+                                         val=(lonlat[held], feats[held]), seed=seed, log=log, on_epoch=on_epoch, **cs)
     finally:
         torch.set_num_threads(prev_threads)
     times["csp_s"] = round(time.time() - t, 1)

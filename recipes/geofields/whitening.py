@@ -53,10 +53,13 @@ def whiten_output_layer(enc: LocationEncoder, points: np.ndarray, alpha: float) 
     emb = enc.encode(points, order="lonlat")
     t, mu = whitening_transform(emb, alpha)
     last = last_linear_layer(enc)
-    w = last.weight.detach().double().numpy()
-    b = last.bias.detach().double().numpy()
-    last.weight.copy_(torch.from_numpy(t @ w))
-    last.bias.copy_(torch.from_numpy(t @ (b - mu)))
+    weight, bias = last.weight, last.bias
+    if not isinstance(weight, torch.Tensor) or not isinstance(bias, torch.Tensor):
+        raise ValueError("the last layer has no weight and bias tensors")
+    w = weight.detach().double().numpy()
+    b = bias.detach().double().numpy()
+    weight.copy_(torch.from_numpy(t @ w))
+    bias.copy_(torch.from_numpy(t @ (b - mu)))
     after = enc.encode(points, order="lonlat")
     return {"alpha": alpha, "points": int(len(points)), "var_before": float(emb.var(0).sum()),
             "var_after": float(after.var(0).sum())}
