@@ -230,3 +230,19 @@ def test_quick_recipe_end_to_end(tmp_path, stack):
     enc = LocationEncoder.from_pretrained(str(out))
     assert enc.config.position_encoder == "spherical-harmonics"
     assert np.isfinite(enc.encode([[0.0, 0.0], [179.9, 89.9]])).all()
+
+
+def test_heldout_reconstruction_and_partition_proxies():
+    from recipes.geofields.diagnostics import heldout_partition_accuracy, heldout_reconstruction
+
+    ll = uniform_points(3000, seed=8)
+    basis = position_descriptor(ll, 6).double().numpy()  # smooth features: degrees 1..5
+    target = basis[:, [3]] * 2.0 - basis[:, [10]]          # exactly linear in them
+    noise = np.random.default_rng(0).normal(size=(3000, 1))
+    masked = target.copy()
+    masked[ll[:, 1] > 45] = np.nan                         # undefined in the north: left out, not failed
+    r2 = heldout_reconstruction(lambda x: position_descriptor(x, 6).numpy(), ll, np.hstack([target, noise, masked]))
+    assert r2[0] > 0.999 and r2[2] > 0.999 and r2[1] < 0.05
+    rand = heldout_partition_accuracy(lambda x: np.random.default_rng(1).normal(size=(len(x), 35)), ll, num_cells=(8,))
+    smooth = heldout_partition_accuracy(lambda x: position_descriptor(x, 6).numpy(), ll, num_cells=(8,))
+    assert smooth[0] > 0.8 and rand[0] < 0.3  # a smooth basis recovers 8 big cells; noise cannot (chance 1/8)
