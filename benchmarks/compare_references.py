@@ -7,7 +7,8 @@ before any timing is printed), then times both, interleaved, best of ``--repeats
 1. CSP grid (``csp-bluemarble``): ``model.encode`` vs the CSP authors' computational approach
    (csp-spec.md §1.2/§8): per forward the position encoding is computed in numpy float64 on the
    CPU, cast to a float32 tensor, then the same torch FFN (``model.network``). Batch 65,536, plus
-   the pure two-matmul ceiling of the FFN shape (128 -> 512 -> 256). Tolerance 1e-5.
+   the pure two-matmul ceiling of the FFN shape (128 -> 512 -> 256, over 1,024-row chunks into
+   preallocated buffers). Tolerance 1e-5.
    With ``--device cuda``, the same comparison on the accelerator (``compare_csp_device``): their
    CPU numpy encoding + transfer + FFN on the device vs ours entirely on the device.
 2. GeoCLIP: ``from_pretrained("geoclip")`` vs the geoclip wheel's own ``LocationEncoder`` module
@@ -49,7 +50,7 @@ import torch
 import geoloc_embed as ge
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from encode_throughput import gemm_runs  # noqa: E402  (the same ceiling as the encode benchmark)
+from encode_throughput import CEILING_CHUNK, gemm_ceiling_run  # noqa: E402  (the encode benchmark's ceiling)
 
 
 class CheckFailed(RuntimeError):
@@ -132,29 +133,29 @@ def csp_authors_pe(lonlat32: np.ndarray, min_radius: float, max_radius: float, f
 def compare_csp(n: int, repeats: int) -> List[str]:
     print(f"[1] CSP grid (csp-bluemarble), {n:,} points")
     model = ge.LocationEncoder.from_pretrained("csp-bluemarble").eval()
-    cfg = model.config
+    pe_cfg, net_cfg = model.config.position_encoder, model.config.network
     points = random_points(n, seed=1)
     points[:4] = [[180.0, 90.0], [-180.0, -90.0], [0.0, 0.0], [179.999, -0.001]]
 
     def authors() -> torch.Tensor:
         with torch.no_grad():
-            pe = torch.from_numpy(csp_authors_pe(points, cfg.min_radius, cfg.max_radius, cfg.frequency_num)).float()
+            pe = csp_authors_pe(points, pe_cfg.min_radius, pe_cfg.max_radius, pe_cfg.frequency_num)
+            pe = torch.from_numpy(pe).float()
             return model.network(pe)
 
     def ours() -> np.ndarray:
         return model.encode(points)
 
     check_close("CSP ours vs authors' approach", ours(), authors().numpy(), 1e-5)
-    ceilings = {f"ceiling ({name})": run for name, run in
-                gemm_runs(n, 4 * cfg.frequency_num, cfg.hidden_dim, cfg.embed_dim).items()}
-    best = interleaved_best({"ours": ours, "authors": authors, **ceilings}, repeats)
-    ceiling = min(best[name] for name in ceilings)
+    ceiling_run = gemm_ceiling_run(n, pe_cfg.feature_dim, net_cfg.hidden_dim, net_cfg.embed_dim)
+    best = interleaved_best({"ours": ours, "authors": authors, "ceiling": ceiling_run}, repeats)
+    ceiling = best["ceiling"]
     return [
         f"| CSP grid encode | {n:,} | {ms(best['ours'])} | {n / best['ours']:,.0f} "
         f"| authors' approach (numpy f64 PE + same FFN) | {ms(best['authors'])} | {n / best['authors']:,.0f} "
         f"| **{best['authors'] / best['ours']:.2f}x** |",
         f"| CSP grid encode | {n:,} | {ms(best['ours'])} | {n / best['ours']:,.0f} "
-        f"| two-matmul ceiling 128->512->256 | {ms(ceiling)} | {n / ceiling:,.0f} "
+        f"| two-matmul ceiling 128->512->256 ({CEILING_CHUNK}-row chunks) | {ms(ceiling)} | {n / ceiling:,.0f} "
         f"| {ceiling / best['ours']:.2f} of ceiling |",
     ]
 
@@ -170,7 +171,7 @@ def compare_csp_device(n: int, repeats: int, device: str) -> List[str]:
     print(f"[1] CSP grid (csp-bluemarble) on {device}, {n:,} points")
     target = torch.device(device)
     model = ge.LocationEncoder.from_pretrained("csp-bluemarble").to(target).eval()
-    cfg = model.config
+    pe_cfg = model.config.position_encoder
     points = random_points(n, seed=1)
     points[:4] = [[180.0, 90.0], [-180.0, -90.0], [0.0, 0.0], [179.999, -0.001]]
     on_device = torch.as_tensor(points, dtype=torch.float32, device=target)
@@ -181,7 +182,7 @@ def compare_csp_device(n: int, repeats: int, device: str) -> List[str]:
 
     def authors() -> torch.Tensor:
         with torch.no_grad():
-            pe = csp_authors_pe(points, cfg.min_radius, cfg.max_radius, cfg.frequency_num)
+            pe = csp_authors_pe(points, pe_cfg.min_radius, pe_cfg.max_radius, pe_cfg.frequency_num)
             result = model.network(torch.from_numpy(pe).float().to(target))
             sync()
             return result
@@ -307,9 +308,7 @@ def compare_satclip_sh(n: int, repeats: int, degrees=(10, 40), model_points: int
     points = random_points(n, seed=3)
     band = random_points(20000, seed=4, max_abs_lat=30.0)
     for L in degrees:
-        config = ge.LocationEncoderConfig(position_encoder="spherical-harmonics", sh_degree=L, network="siren",
-                                          hidden_dim=512, num_hidden_layers=2, embed_dim=256)
-        pe = ge.LocationEncoder(config).eval().position_encoder
+        pe = ge.create_model("satclip-sh-siren", sh_degree=L).eval().position_encoder
         reference = module.SphericalHarmonics(legendre_polys=L, harmonics_calculation="analytic")
         with torch.no_grad():
             got = pe(torch.from_numpy(band)).numpy()
@@ -348,10 +347,8 @@ def compare_satclip_model(sh_module, L: int, n: int, repeats: int) -> str:
     except Exception as exc:  # a broken third-party file must not sink the other comparisons
         print(f"  loading rangegeo's location_encoder failed: {exc!r}")
         return f"| SatCLIP SH+SIREN L={L} | - | - | - | skipped: rangegeo location_encoder not loadable | - | - | - |"
-    config = ge.LocationEncoderConfig(position_encoder="spherical-harmonics", sh_degree=L, network="siren",
-                                      hidden_dim=512, num_hidden_layers=2, embed_dim=256)
     torch.manual_seed(L)
-    model = ge.LocationEncoder(config).eval()
+    model = ge.create_model("satclip-sh-siren", sh_degree=L).eval()  # SH + SIREN 2 x 512 -> 256
     reference = module.LocationEncoder(
         sh_module.SphericalHarmonics(legendre_polys=L, harmonics_calculation="analytic"),
         module.get_neural_network("siren", input_dim=L * L, num_classes=256, dim_hidden=512, num_layers=2),

@@ -1,6 +1,6 @@
 """``LocationEncoder.encode`` at scale: points/s and peak memory growth, into a memmap and in memory.
 
-Model: the grid CSP model (``LocationEncoderConfig()`` defaults: grid, 32 scales, CSP FFN 128 -> 512
+Model: the grid CSP model (architecture ``csp-grid``: grid, 32 scales, CSP FFN 128 -> 512
 -> 256, float32, CPU). Input: an (N, 2) float64 numpy array of [lon, lat] degrees (what a DataFrame
 gives). Each case runs in a fresh subprocess, so that peaks do not mix:
 
@@ -86,7 +86,7 @@ def child(n: int, mode: str, batch_size: int, directory: str, threads: int) -> d
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = ge.LocationEncoder(ge.LocationEncoderConfig()).eval()
+    model = ge.create_model("csp-grid").eval()
     rng = np.random.default_rng(0)
     points = np.empty((n, 2), dtype=np.float64)
     points[:, 0] = rng.uniform(-180.0, 180.0, n)

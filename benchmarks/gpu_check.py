@@ -1,6 +1,6 @@
 """GPU check: CPU vs CUDA agreement for every family, and ``encode`` throughput / peak memory on the GPU.
 
-For every registered position encoder family (representative config, seeded):
+For every registered position encoder family (its own paper's defaults + CSP's FFN, seeded):
 
 1. agreement: the position features and the embedding of the same model on CPU and on CUDA
    (float32, eval mode) on points that include both poles and lon = +-180; pass when both max abs
@@ -36,12 +36,12 @@ DEVICE = "cuda"
 
 
 def build(family: str):
-    from representative_configs import representative_config  # beside this script
-
+    """``family`` with its own paper's defaults + CSP's FFN; GeoCLIP's encoder with its MLP branches."""
     import geoloc_embed as ge
 
     torch.manual_seed(0)
-    return ge.LocationEncoder(representative_config(family)).eval()
+    network = "mlp" if family == "equal-earth-rff" else "csp-ffn"  # MLPConfig's defaults are GeoCLIP's
+    return ge.LocationEncoder(ge.LocationEncoderConfig(position_encoder=family, network=network)).eval()
 
 
 def test_points(n: int = 4096) -> torch.Tensor:

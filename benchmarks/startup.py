@@ -4,6 +4,9 @@ Every measurement runs in a fresh interpreter (repeated, median reported):
 
 * ``import torch`` alone, and ``import geoloc_embed`` right after it (in-process perf_counter, so
   interpreter start-up is excluded; the whole process wall time is reported as well);
+* ``import geoloc_embed`` followed by ``from huggingface_hub import PyTorchModelHubMixin``: what basing
+  ``LocationEncoder`` on huggingface_hub's mixin instead of the package's own ``HubMixin`` would add to
+  every ``import geoloc_embed`` (issue 14 item 7);
 * ``LocationEncoder.from_pretrained(dir)`` of a small saved model directory (created here with
   ``save_pretrained`` in a temp dir), and the first ``encode`` of one point after it;
 * the same for the packaged default model, ``from_pretrained("csp-bluemarble")``;
@@ -33,8 +36,10 @@ t1 = time.perf_counter()
 if {with_ge}:
     import geoloc_embed
 t2 = time.perf_counter()
-mods = sorted(m.split('.')[0] for m in sys.modules)
-print(json.dumps({{"torch": t1 - t0, "geoloc_embed": t2 - t1,
+if {with_hub}:
+    from huggingface_hub import PyTorchModelHubMixin
+t3 = time.perf_counter()
+print(json.dumps({{"torch": t1 - t0, "geoloc_embed": t2 - t1, "hub_mixin": t3 - t2,
                   "huggingface_hub": "huggingface_hub" in sys.modules, "pyproj": "pyproj" in sys.modules,
                   "safetensors": "safetensors" in sys.modules, "pandas": "pandas" in sys.modules,
                   "shapely": "shapely" in sys.modules, "tqdm": "tqdm" in sys.modules,
@@ -100,14 +105,15 @@ def main() -> None:
         env["GEOLOC_EMBED_CACHE"] = os.path.join(tmp, "cache")
         env.setdefault("HF_HOME", os.path.join(tmp, "hf"))
         model_dir = os.path.join(tmp, "small-model")
-        save = ("import geoloc_embed as ge; ge.LocationEncoder(ge.LocationEncoderConfig(hidden_dim=64, "
-                f"embed_dim=32)).save_pretrained({model_dir!r})")
+        save = ("import geoloc_embed as ge; ge.create_model('csp-grid', hidden_dim=64, embed_dim=32)"
+                f".save_pretrained({model_dir!r})")
         subprocess.run([sys.executable, "-c", save], check=True, env=env)
 
-        torch_only, with_ge, loads, packaged = [], [], [], []
+        torch_only, with_ge, with_hub, loads, packaged = [], [], [], [], []
         for _ in range(args.repeats):  # interleaved, so background load hits every case alike
-            torch_only.append(run_child(_CHILD_IMPORT.format(with_ge=False), env))
-            with_ge.append(run_child(_CHILD_IMPORT.format(with_ge=True), env))
+            torch_only.append(run_child(_CHILD_IMPORT.format(with_ge=False, with_hub=False), env))
+            with_ge.append(run_child(_CHILD_IMPORT.format(with_ge=True, with_hub=False), env))
+            with_hub.append(run_child(_CHILD_IMPORT.format(with_ge=True, with_hub=True), env))
             loads.append(run_child(_CHILD_LOAD.format(path=model_dir), env))
             packaged.append(run_child(_CHILD_LOAD.format(path="csp-bluemarble"), env))
 
@@ -127,6 +133,10 @@ def main() -> None:
         ("import geoloc_embed after torch (in process)", [r[0]["geoloc_embed"] for r in with_ge]),
         ("process wall: python -c 'import torch'", [r[1] for r in torch_only]),
         ("process wall: python -c 'import torch; import geoloc_embed'", [r[1] for r in with_ge]),
+        ("import geoloc_embed after torch, run before huggingface_hub", [r[0]["geoloc_embed"] for r in with_hub]),
+        ("then `from huggingface_hub import PyTorchModelHubMixin` (in process)", [r[0]["hub_mixin"] for r in with_hub]),
+        ("process wall: ... geoloc_embed; from huggingface_hub import PyTorchModelHubMixin",
+         [r[1] for r in with_hub]),
         ("LocationEncoder.from_pretrained(dir) (small model)", [r[0]["from_pretrained"] for r in loads]),
         ("first encode() of one point after loading", [r[0]["first_encode"] for r in loads]),
         ("LocationEncoder.from_pretrained('csp-bluemarble') (packaged default)",
@@ -135,6 +145,11 @@ def main() -> None:
     ]
     for label, values in rows:
         print(f"| {label} | {median(values) * ms:,.1f} | {min(values) * ms:,.1f} |")
+
+    hub_extra = median([r[0]["hub_mixin"] for r in with_hub])
+    light = median([r[0]["geoloc_embed"] for r in with_ge])
+    print(f"\nhuggingface_hub's mixin at import would add {hub_extra * ms:,.1f} ms to `import geoloc_embed` "
+          f"({light * ms:,.1f} ms now): {hub_extra / max(light, 1e-9):.1f} times its cost")
 
     flags = with_ge[0][0]
     loaded = [name for name in ("huggingface_hub", "pyproj", "safetensors", "pandas", "shapely", "tqdm",

@@ -35,9 +35,8 @@ def main() -> None:
     km = ge.coords.haversine(lonlat[:, None, :], lonlat[None, :, :]).numpy()
     upper = np.triu_indices(args.points, k=1)
     for family in args.families:
-        overrides = {"min_radius": 0.001, "max_radius": 1.0} if family.startswith("sphere") else {}
-        torch.manual_seed(0)
-        model = ge.LocationEncoder(ge.LocationEncoderConfig(position_encoder=family, **overrides))
+        torch.manual_seed(0)  # each family with its own paper's defaults (radians for sphere-*) + CSP's FFN
+        model = ge.LocationEncoder(ge.LocationEncoderConfig(position_encoder=family))
         emb = model.encode(lonlat.numpy(), order="lonlat")
         dist = np.linalg.norm(emb[:, None, :] - emb[None, :, :], axis=-1)
         rho = np.corrcoef(rank(dist[upper]), rank(km[upper]))[0, 1]

@@ -28,7 +28,7 @@ def load_model(name: "str | None") -> "tuple[ge.LocationEncoder, str]":
     if default:
         return ge.LocationEncoder.from_pretrained(default), default
     torch.manual_seed(0)
-    return ge.LocationEncoder(ge.LocationEncoderConfig()).eval(), "untrained CSP grid (no bundled default yet)"
+    return ge.create_model("csp-grid").eval(), "untrained CSP grid (no bundled default yet)"
 
 
 def main() -> None:

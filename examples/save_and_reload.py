@@ -23,7 +23,7 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.manual_seed(0)
-    model = ge.LocationEncoder(ge.LocationEncoderConfig(position_encoder="grid", num_classes=3))
+    model = ge.create_model("csp-grid", num_classes=3)
     points = np.array([[2.35, 48.86], [-74.0, 40.71], [180.0, -16.5], [0.0, 90.0]])
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(args.dir or tmp) / "my-encoder"

@@ -8,8 +8,10 @@ model was trained on.
 
 from . import coords
 from ._version import __version__
+from .architectures import list_models
 from .config import LocationEncoderConfig
 from .encoders import LocationEncoder, list_networks, list_position_encoders
+from .encoders.factory import create_model
 from .errors import (
     ConfigError,
     CoordinateError,
@@ -18,13 +20,15 @@ from .errors import (
     UnknownModelError,
     WeightsError,
 )
-from .registry import DEFAULT_MODEL, get_pretrained_spec, list_pretrained
+from .zoo import DEFAULT_MODEL, get_pretrained_spec, list_pretrained
 
 __all__ = [
     "__version__",
     "coords",
     "LocationEncoder",
     "LocationEncoderConfig",
+    "create_model",
+    "list_models",
     "list_networks",
     "list_pretrained",
     "get_pretrained_spec",

@@ -3,22 +3,23 @@
 from typing import Any, Optional
 
 from .config import LocationEncoderConfig
-from .registry import CSP_CITATION
 
 __all__ = ["render_model_card"]
 
 
 def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
-                      num_params: Optional[int] = None) -> str:
+                      num_params: Optional[int] = None, citation: Optional[str] = None) -> str:
     """Markdown model card with Hugging Face YAML front matter.
 
     ``spec`` is the registry entry (``PretrainedSpec``) when the weights are a registered model;
-    its license, description, training data, metrics and citation fill the card.
+    its license, description, training data, metrics and citation fill the card. ``citation``
+    (BibTeX) is used when the spec has none; without either the card has no citation section.
     """
     license_ = getattr(spec, "license", None) or "other"
     if license_.lower() in ("none", "unknown", "unlicensed"):
         license_ = "other"  # Hugging Face's value for "no standard license"; the body says which
     name = getattr(spec, "name", None) or "location encoder"
+    family, network = config.position_encoder.family, config.network.name
     lines = [
         "---",
         f"license: {license_}",
@@ -26,7 +27,7 @@ def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
         "tags:",
         "- location-encoder",
         "- geospatial",
-        f"- {config.position_encoder}",
+        f"- {family}",
         "---",
         "",
         f"# {name}",
@@ -48,19 +49,18 @@ def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
         "",
         "Inputs to `encode` are degrees in the order you declare (`order=\"lonlat\"` or `\"latlon\"`);",
         "`forward` takes a (N, 2) tensor of [longitude, latitude] in degrees. Any normalisation the",
-        f"original model needs is done inside the `{config.position_encoder}` position encoder.",
+        f"original model needs is done inside the `{family}` position encoder.",
         "",
         "## Architecture",
         "",
-        f"- position encoder: `{config.position_encoder}`",
-        f"- network: `{config.network}` (hidden {config.hidden_dim} x {config.num_hidden_layers}, "
-        f"activation {config.activation}, dropout {config.dropout})",
+        f"- position encoder: `{family}` ({_fields(config.position_encoder.to_dict(), 'family')})",
+        f"- network: `{network}` ({_fields(config.network.to_dict(), 'name')})",
         f"- embedding size: {config.embed_dim}",
         f"- class head: {config.num_classes or 'none'}",
     ]
     if num_params is not None:
         lines.append(f"- parameters: {num_params:,}")
-    for title, attr in (("Training data", "training_data"), ("Source", "source_url")):
+    for title, attr in (("Training data", "training_data"), ("Classes", "class_order"), ("Source", "source_url")):
         value = getattr(spec, attr, None)
         if value:
             lines += ["", f"## {title}", "", str(value)]
@@ -72,6 +72,13 @@ def render_model_card(config: LocationEncoderConfig, spec: Optional[Any] = None,
         lines += ["", "## License", "", f"{getattr(spec, 'license', 'not stated')}"]
         if getattr(spec, "redistributable", True) is False:
             lines.append("These weights may not be redistributed: they were downloaded and converted on this machine.")
-    citation = getattr(spec, "citation", None) or CSP_CITATION
-    lines += ["", "## Citation", "", "```bibtex", citation, "```", ""]
+    citation = getattr(spec, "citation", None) or citation
+    if citation:
+        lines += ["", "## Citation", "", "```bibtex", citation, "```"]
+    lines.append("")
     return "\n".join(lines)
+
+
+def _fields(values: dict[str, Any], skip: str) -> str:
+    """``a=1, b=0.5`` for a sub-config's fields (or "no hyperparameters")."""
+    return ", ".join(f"{key}={value}" for key, value in values.items() if key != skip) or "no hyperparameters"

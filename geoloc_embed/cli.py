@@ -39,7 +39,7 @@ class CLIError(Exception):
 
 # --------------------------------------------------------------------------- list / info
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .registry import get_pretrained_spec, list_aliases, list_pretrained
+    from .zoo import get_pretrained_spec, list_aliases, list_pretrained
 
     names = list_pretrained(args.pattern)
     if args.json:
@@ -68,7 +68,7 @@ def _spec_summary(spec: Any) -> dict:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .registry import get_pretrained_spec
+    from .zoo import get_pretrained_spec
 
     spec = get_pretrained_spec(args.name)
     data = spec.to_dict()
@@ -77,8 +77,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         return 0
     order = ("name", "description", "source", "url", "member", "hf_repo", "filename", "pip_package", "revision",
              "sha256", "member_sha256", "size_bytes", "converter", "license", "redistributable",
-             "coordinate_convention", "training_data", "expected", "keep_class_head", "metrics", "homepage",
-             "notes", "citation")
+             "coordinate_convention", "training_data", "expected", "keep_class_head", "class_order", "metrics",
+             "homepage", "notes", "citation")
     for key in order:
         value = data.get(key)
         if value in (None, "", {}, ()):
@@ -94,19 +94,30 @@ def _cmd_info(args: argparse.Namespace) -> int:
             print(f"{key}: {text}")
     if spec.config is not None:
         print("config: " + json.dumps(spec.config.to_dict(), sort_keys=True))
+    if spec.sha256 is None and spec.source in ("url-zip", "url-file"):
+        from .zoo.provenance import record_path, sha256_env_var
+
+        record = record_path(spec.name)
+        try:
+            seen = json.loads(record.read_text(encoding="utf-8"))
+            print(f"recorded on first use: {seen.get('file')} sha256 {seen.get('sha256')}, member sha256 "
+                  f"{seen.get('member_sha256')} ({record}, {seen.get('recorded')})")
+        except (OSError, ValueError):
+            print(f"checksum: none published; recorded on first use in {record}")
+        print(f"pin: expected_sha256=... or {sha256_env_var(spec.name)}")
     return 0
 
 
 # --------------------------------------------------------------------------- embed
 def _load_model(name: Optional[str], local_files_only: bool, device: Optional[str]) -> Any:
     from .encoders.model import LocationEncoder
-    from .registry import DEFAULT_MODEL
+    from .zoo import DEFAULT_MODEL
 
     if not name:
         if DEFAULT_MODEL is None:
             raise CLIError("no default model bundled yet; pass --model NAME|PATH (see geoloc-embed list)")
         name = DEFAULT_MODEL
-    return LocationEncoder.from_pretrained(name, local_files_only=local_files_only or None,
+    return LocationEncoder.from_pretrained(name, local_files_only=bool(local_files_only),
                                            map_location=device or "cpu")
 
 
@@ -271,24 +282,23 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- convert
 def _cmd_convert(args: argparse.Namespace) -> int:
+    from .convert import convert
     from .encoders.model import LocationEncoder
+    from .io import replace_directory
 
     out = Path(args.out_dir)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
         raise CLIError(f"{out} exists and is not empty; pass --overwrite or choose another directory")
     if args.converter:
-        from .convert import convert_to_directory
-
-        convert_to_directory(args.src, out, converter=args.converter)
-        model = LocationEncoder.from_pretrained(out)
+        config, state = convert(args.src, args.converter)
+        model = LocationEncoder.from_state_dict(config, state, source=str(args.src))
     else:
-        model = LocationEncoder.from_pretrained(args.src, local_files_only=args.local_files_only or None)
-        out.mkdir(parents=True, exist_ok=True)
-        if args.overwrite and (out / "README.md").exists():
-            (out / "README.md").unlink()
-        model.save_pretrained(out)
+        model = LocationEncoder.from_pretrained(args.src, local_files_only=bool(args.local_files_only))
+    # built beside OUT_DIR and swapped in whole (a failure leaves the old directory); a fresh model card,
+    # other files already there are kept
+    replace_directory(out, model._save_pretrained, keep_existing=True)
     config = model.config
-    print(f"wrote {out}: {config.position_encoder} + {config.network}, embed_dim {model.embed_dim}, "
+    print(f"wrote {out}: {config.position_encoder.family} + {config.network.name}, embed_dim {model.embed_dim}, "
           f"classes {config.num_classes}", file=sys.stderr)
     return 0
 
@@ -306,7 +316,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                        "or pass --format onnx|torchscript")
     if out.exists() and not args.overwrite:
         raise CLIError(f"{out} exists; pass --overwrite or choose another file name")
-    model = LocationEncoder.from_pretrained(args.model, local_files_only=args.local_files_only or None)
+    model = LocationEncoder.from_pretrained(args.model, local_files_only=bool(args.local_files_only))
     if fmt == "onnx":
         to_onnx(model, out, opset=args.opset)
     else:
@@ -360,7 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out_dir", help="output directory (config.json + model.safetensors + README.md)")
     p.add_argument("--converter", choices=("csp", "geoclip", "satclip"), default=None,
                    help="force a converter for a checkpoint file (default: by file type)")
-    p.add_argument("--overwrite", action="store_true", help="write into a non-empty directory")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the model files of a non-empty directory (swapped in whole; other files are kept)")
     p.add_argument("--local-files-only", action="store_true", help="never download")
     p.set_defaults(func=_cmd_convert)
 

@@ -49,6 +49,7 @@ from typing import Any, Iterator, Optional, Union
 import torch
 from torch import Tensor, nn
 
+from .coords import sample_uniform_sphere
 from .errors import GeolocEmbedError
 
 __all__ = ["ONNX_INPUT_NAME", "ONNX_OUTPUT_NAMES", "probe_points", "to_onnx", "to_torchscript"]
@@ -88,11 +89,9 @@ def probe_points(n: int = 64, *, seed: int = 0, device: Union[str, torch.device,
         raise ValueError(f"probe_points needs n >= 8, got {n}")
     fixed = torch.tensor([[-180.0, -90.0], [180.0, 90.0], [-180.0, 0.0], [180.0, 0.0],
                           [0.0, 90.0], [0.0, -90.0], [0.0, 0.0], [179.999, -89.999]], dtype=torch.float64)
-    generator = torch.Generator().manual_seed(seed)
-    u = torch.rand(n - fixed.shape[0], 2, dtype=torch.float64, generator=generator)
-    lon = 360.0 * u[:, 0] - 180.0
-    lat = torch.rad2deg(torch.asin(2.0 * u[:, 1] - 1.0))
-    points = torch.cat((fixed, torch.stack((lon, lat), dim=-1))).to(torch.float32)
+    random = sample_uniform_sphere(n - fixed.shape[0], generator=torch.Generator().manual_seed(seed),
+                                   dtype=torch.float64)
+    points = torch.cat((fixed, random)).to(torch.float32)
     return points.to(device) if device is not None else points
 
 

@@ -6,15 +6,20 @@ put together. ``huggingface_hub`` is imported only inside ``push_to_hub``, the o
 talks to the Hub; saving to a local directory never imports it.
 
 A subclass provides ``_save_pretrained(save_directory)``, which writes every file of the model
-directory (for ``LocationEncoder``: ``model.safetensors``, ``config.json`` and the ``README.md`` model
-card, see ``geoloc_embed.card``). Loading is the subclass's own ``from_pretrained``
-(``geoloc_embed.hub.load_pretrained``).
+directory (for ``LocationEncoder``: ``model.safetensors``, ``config.json`` and, when absent, the
+``README.md`` model card, see ``geoloc_embed.card``). ``save_pretrained`` runs it in a new directory beside
+the target and swaps that in whole (``geoloc_embed.io.replace_directory``): a failure while writing
+leaves the old directory intact, and readers never see a mix of old and new files. Loading is the
+subclass's own ``from_pretrained``. ``tests/test_hub_mixin.py`` pins the signatures to
+``PyTorchModelHubMixin``'s.
 """
 
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Optional, Union
+
+from .io import CARD_NAME, replace_directory
 
 __all__ = ["DEFAULT_COMMIT_MESSAGE", "HubMixin"]
 
@@ -42,10 +47,14 @@ class HubMixin:
         push_to_hub: bool = False,
         **push_to_hub_kwargs: Any,
     ) -> Optional[str]:
-        """Save the model into ``save_directory`` (created with its parents if needed).
+        """Save the model into ``save_directory`` (created with its parents if needed), atomically.
+
+        The new directory is built beside ``save_directory`` and swapped in whole; if anything fails
+        (an exception, a full disk), the old directory stays as it was.
 
         Args:
-            save_directory: directory to write into; files already there with other names are kept.
+            save_directory: directory to write; files already there with other names are kept, and so
+                is an existing ``README.md`` (as ``PyTorchModelHubMixin`` does).
             repo_id: Hub repository to push to (``"user/name"``); used only with ``push_to_hub=True``,
                 defaults to the directory's name.
             push_to_hub: also upload the model to the Hugging Face Hub (see ``push_to_hub``).
@@ -56,8 +65,7 @@ class HubMixin:
             The commit URL (a ``huggingface_hub.CommitInfo``, a ``str``) when pushing, else None.
         """
         save_directory = Path(save_directory)
-        save_directory.mkdir(parents=True, exist_ok=True)
-        self._save_pretrained(save_directory)
+        replace_directory(save_directory, self._save_pretrained, keep_existing=True, seed=(CARD_NAME,))
         if push_to_hub:
             if repo_id is None:
                 repo_id = save_directory.name

@@ -76,6 +76,24 @@ def test_register_into_main_cli():
     assert args.command == "bench" and args.model == ["raw"] and args.quick and args.func is cli.run_from_args
 
 
+@pytest.mark.parametrize("via_main", [True, False])
+def test_regenerate_command_names_bench_once(monkeypatch, tmp_path, via_main):
+    from geoloc_embed import cli as main_cli
+    from geoloc_embed.bench import runner
+
+    seen = {}
+
+    def fake_run(models, tasks, config, out, command=None):
+        seen["command"] = command
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(runner, "run_benchmark", fake_run)
+    args = ["--model", "raw", "--tasks", "temperature", "--quick", "--out", str(tmp_path)]
+    code = main_cli.main(["bench", *args]) if via_main else cli.main(args)
+    assert code == 1
+    assert seen["command"] == "geoloc-embed bench --model raw --tasks temperature --quick --out " + str(tmp_path)
+
+
 def test_cli_errors(tmp_path, capsys):
     assert cli.main(["--model", "raw", "--tasks", "temperatur", "--out", str(tmp_path), "--no-progress"]) == 1
     assert "did you mean temperature" in capsys.readouterr().err
@@ -120,17 +138,18 @@ def test_python_dash_m_entry_point():
 
 def test_models_from_directory_and_original_checkpoint(tmp_path):
     import torch
-    from conftest import fixture_path
+    from csp_layout import fixture_file
 
     from geoloc_embed import LocationEncoder, LocationEncoderConfig
+    from geoloc_embed.config import CSPFFNConfig, GridConfig
 
     torch.manual_seed(0)
-    model = LocationEncoder(LocationEncoderConfig(position_encoder="grid", frequency_num=4, hidden_dim=16,
-                                                  embed_dim=8))
+    model = LocationEncoder(LocationEncoderConfig(position_encoder=GridConfig(frequency_num=4),
+                                                  network=CSPFFNConfig(hidden_dim=16, embed_dim=8)))
     model.save_pretrained(tmp_path / "tiny-model")
     emb = resolve_model(str(tmp_path / "tiny-model"))
     pts = np.array([[2.35, 48.86], [-74.0, 40.7]])
     assert emb.name == "tiny-model" and emb.embed(pts).shape == (2, 8)
-    ckpt = fixture_path("torchspatial", "xyz__model_fmow_xyz_inception_v3_0.0050_64_0.0005000_1_512.pth.tar")
+    ckpt = fixture_file("xyz__").path  # an original TorchSpatial-layout checkpoint (embedding size 16)
     emb = resolve_model(str(ckpt))
-    assert emb.name.startswith("xyz__model_fmow") and emb.embed(pts).shape == (2, 256)
+    assert emb.name.startswith("xyz__model_fmow") and emb.embed(pts).shape == (2, 16)

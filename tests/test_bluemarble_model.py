@@ -42,13 +42,15 @@ def test_files_small_and_card_present():
 
 
 def test_declared_architecture(model):
-    cfg = model.config
-    assert (cfg.position_encoder, cfg.frequency_num, cfg.min_radius, cfg.max_radius) == ("grid", 32, 0.1, 360.0)
-    assert (cfg.network, cfg.hidden_dim, cfg.num_hidden_layers, cfg.embed_dim) == ("csp-ffn", 512, 1, 256)
-    assert cfg.num_classes == 0 and model.class_head is None
+    pe, net = model.config.position_encoder, model.config.network
+    assert (pe.family, pe.frequency_num, pe.min_radius, pe.max_radius) == ("grid", 32, 0.1, 360.0)
+    assert (net.name, net.hidden_dim, net.num_hidden_layers, net.embed_dim) == ("csp-ffn", 512, 1, 256)
+    assert (net.activation, net.dropout, net.use_layernorm, net.skip_connection) == ("gelu", 0.5, True, True)
+    assert model.config.num_classes == 0 and model.class_head is None
     assert model.num_parameters() == 198_400
     assert not model.training
-    assert json.loads((WEIGHTS / "config.json").read_text())["position_encoder"] == "grid"
+    on_disk = json.loads((WEIGHTS / "config.json").read_text())  # format 1, kept as shipped
+    assert on_disk["position_encoder"] == "grid" and on_disk["format_version"] == 1
 
 
 def test_finite_embeddings_everywhere(model):

@@ -5,13 +5,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import fixture_path
+from csp_layout import fixture_file
 
 import geoloc_embed as ge
-from geoloc_embed import cli, registry
+from geoloc_embed import cli, zoo
 
-CSP_INAT = ("model_inat_2018_gridcell_0.0010_32_0.1000000_1_512_leakyrelu_UNSUPER-contsoftmax_0.000500_1.000_1_"
-            "1.000_TMP20.0000_1.0000_1.0000.pth.tar")
 POINTS = np.array([[2.35, 48.86], [-74.0, 40.7], [180.0, 90.0], [-180.0, -90.0], [0.0, 0.0], [151.2, -33.9],
                    [37.6, 55.7]])
 
@@ -19,7 +17,7 @@ POINTS = np.array([[2.35, 48.86], [-74.0, 40.7], [180.0, 90.0], [-180.0, -90.0],
 @pytest.fixture
 def model_dir(tmp_path):
     torch.manual_seed(0)
-    model = ge.LocationEncoder(ge.LocationEncoderConfig(frequency_num=4, hidden_dim=8, embed_dim=6)).eval()
+    model = ge.create_model("csp-grid", frequency_num=4, hidden_dim=8, embed_dim=6).eval()
     model.save_pretrained(tmp_path / "model")
     return tmp_path / "model", model
 
@@ -32,7 +30,7 @@ def test_list(capsys):
     assert "csp -> csp-inat" in out
     assert cli.main(["list", "csp-*", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert [d["name"] for d in data] == registry.list_pretrained("csp-*")
+    assert [d["name"] for d in data] == zoo.list_pretrained("csp-*")
     assert cli.main(["list", "zzz-*"]) == 1
 
 
@@ -118,7 +116,7 @@ def test_embed_without_model_uses_the_bundled_default(tmp_path, capsys):
 
 
 def test_convert(tmp_path, capsys):
-    src = fixture_path("csp", CSP_INAT)
+    src = fixture_file("model_inat_2018").path  # the own CSP-layout fixture (loc_enc. keys, aliases, img_dec)
     out = tmp_path / "converted"
     assert cli.main(["convert", str(src), str(out)]) == 0
     assert {"config.json", "model.safetensors", "README.md"} <= {p.name for p in out.iterdir()}

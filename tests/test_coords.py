@@ -7,6 +7,8 @@ under test.
 
 import ast
 import math
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -480,15 +482,28 @@ def test_conversion_is_vectorised():
 
 
 def test_optional_dependencies_are_imported_lazily():
-    tree = ast.parse(Path(C.__file__).read_text(encoding="utf-8"))
+    modules = sorted(Path(C.__file__).parent.glob("*.py"))
+    assert len(modules) >= 6  # a package, one concept per module
     top_level = set()
-    for node in tree.body:  # module-level statements only; imports inside functions are fine
-        if isinstance(node, ast.Import):
-            top_level.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            top_level.add(node.module.split(".")[0])
+    for path in modules:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:  # module-level statements only; imports inside functions are fine
+            if isinstance(node, ast.Import):
+                top_level.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                top_level.add(node.module.split(".")[0])
     assert "torch" in top_level and "numpy" in top_level
     assert not top_level & {"pyproj", "shapely", "geopandas", "pandas"}
+
+
+def test_coords_modules_are_small_and_import_no_heavy_module():
+    for path in Path(C.__file__).parent.glob("*.py"):
+        assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, path.name
+    code = ("import sys, json, torch\nfrom geoloc_embed import coords\n"
+            "coords.to_canonical([[1.0, 2.0]] * 20); coords.wrap_longitude(190.0)\n"
+            "print(json.dumps(sorted(m for m in ('pyproj', 'pandas', 'shapely', 'geopandas') if m in sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_public_api():

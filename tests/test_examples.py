@@ -42,3 +42,17 @@ def test_save_and_reload():
     assert "files: README.md, config.json, model.safetensors" in out
     assert "max |embedding difference| = 0.0" in out
     assert "max |logit difference| = 0.0" in out
+
+
+def test_geo_prior_fusion():
+    out = run("geo_prior_fusion.py")
+    top1 = {m[0]: float(m[1]) for m in re.findall(r"^top-1 (image only|location only|fused):\s+([0-9.]+) %", out,
+                                                   flags=re.M)}
+    assert set(top1) == {"image only", "location only", "fused"}, out
+    # neither source alone resolves the species; the fused score (P_img * prior) does
+    assert top1["fused"] >= 90.0 and top1["fused"] > max(top1["image only"], top1["location only"]) + 10, out
+    assert 55.0 <= top1["image only"] <= 75.0, out  # blind within each look-alike pair: about half of them wrong
+    n, missing = map(int, re.search(r"test: (\d+) images, (\d+) without a location", out).groups())
+    assert n == 1200 and 0 < missing < n, out
+    pairs = re.findall(r"^  .+: +([0-9.]+) % -> +([0-9.]+) %$", out, flags=re.M)
+    assert len(pairs) == 2 and all(float(after) > float(before) + 30 for before, after in pairs), out

@@ -25,12 +25,11 @@ _OVERRIDES = {
 
 def small_model(family: str, **extra) -> ge.LocationEncoder:
     torch.manual_seed(0)
-    fields = {"position_encoder": family, "hidden_dim": 32, "embed_dim": 16, "num_hidden_layers": 1}
-    if family not in ("equal-earth-rff",):
-        fields["frequency_num"] = 8
-    fields.update(_OVERRIDES.get(family, {}))
-    fields.update(extra)
-    return ge.LocationEncoder(ge.LocationEncoderConfig(**fields)).eval()
+    config = ge.LocationEncoderConfig(position_encoder=family).replace(hidden_dim=32, embed_dim=16, num_hidden_layers=1)
+    if "frequency_num" in config.position_encoder.field_names():
+        config = config.replace(frequency_num=8)
+    config = config.replace(**{**_OVERRIDES.get(family, {}), **extra})
+    return ge.LocationEncoder(config).eval()
 
 
 def eager(model, points):

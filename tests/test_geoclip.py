@@ -11,6 +11,8 @@ import pytest
 import torch
 
 import geoloc_embed as ge
+from geoloc_embed.architectures import architecture_config
+from geoloc_embed.config import EqualEarthRFFConfig, MLPConfig
 from geoloc_embed.convert.geoclip import convert, find_geoclip_weights
 from geoloc_embed.encoders.positional.equal_earth import equal_earth_projection
 
@@ -55,9 +57,9 @@ def test_equal_earth_closed_form_values():
 
 # --------------------------------------------------------------------------- encoder layout
 def test_rff_features_layout_and_determinism():
-    config = ge.LocationEncoderConfig(position_encoder="equal-earth-rff", rff_sigmas=(1.0, 16.0), rff_features=8,
-                                      network="mlp", hidden_dim=16, num_hidden_layers=1, activation="relu",
-                                      dropout=0.0, embed_dim=4)
+    config = ge.LocationEncoderConfig(
+        position_encoder=EqualEarthRFFConfig(rff_sigmas=(1.0, 16.0), rff_features=8),
+        network=MLPConfig(hidden_dim=16, num_hidden_layers=1, activation="relu", dropout=0.0, embed_dim=4))
     torch.manual_seed(123)
     model = ge.LocationEncoder(config)
     torch.manual_seed(456)
@@ -83,9 +85,9 @@ def test_rff_features_layout_and_determinism():
 
 
 def test_rff_buffer_keeps_precision_under_half():
-    config = ge.LocationEncoderConfig(position_encoder="equal-earth-rff", network="mlp", hidden_dim=8,
-                                      num_hidden_layers=1, activation="relu", dropout=0.0, embed_dim=4,
-                                      rff_features=16)
+    config = ge.LocationEncoderConfig(
+        position_encoder=EqualEarthRFFConfig(rff_features=16),
+        network=MLPConfig(hidden_dim=8, num_hidden_layers=1, activation="relu", dropout=0.0, embed_dim=4))
     pe = ge.LocationEncoder(config).position_encoder
     before = pe.branches[2].b.clone()
     pe.half()
@@ -131,10 +133,12 @@ def geoclip_pair():
 
 def test_geoclip_config(geoclip_pair):
     _, ours, config = geoclip_pair
-    assert config.position_encoder == "equal-earth-rff" and config.network == "mlp"
-    assert config.rff_sigmas == (1.0, 16.0, 256.0) and config.rff_features == 256
-    assert (config.hidden_dim, config.num_hidden_layers, config.embed_dim) == (1024, 3, 512)
-    assert config.activation == "relu" and config.dropout == 0.0
+    pe, net = config.position_encoder, config.network
+    assert pe.family == "equal-earth-rff" and net.name == "mlp"
+    assert pe.rff_sigmas == (1.0, 16.0, 256.0) and pe.rff_features == 256
+    assert (net.hidden_dim, net.num_hidden_layers, net.embed_dim) == (1024, 3, 512)
+    assert net.activation == "relu" and net.dropout == 0.0
+    assert config == architecture_config("geoclip")  # the named architecture is the real one
     assert ours.num_parameters() + 3 * 256 * 2 == 9_449_472  # 27 tensors in the file, b's are buffers
 
 

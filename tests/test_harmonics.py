@@ -7,6 +7,8 @@ import pytest
 import torch
 
 import geoloc_embed as ge
+from geoloc_embed.config import SirenConfig, SphericalHarmonicsConfig
+from geoloc_embed.encoders._inplace import may_overwrite
 from geoloc_embed.encoders.positional import harmonics as _harmonics
 from geoloc_embed.encoders.positional.harmonics import real_spherical_harmonics
 
@@ -66,8 +68,8 @@ def test_values_match_scipy(num_degrees):
 
 def test_encoder_layout_and_known_values():
     """Hand values of SatCLIP's first functions (its table: Y00 = sqrt(pi)/2, Y1,-1 = sqrt(3/4pi) sin(t) sin(p) ...)."""
-    pe = ge.LocationEncoder(ge.LocationEncoderConfig(position_encoder="spherical-harmonics", sh_degree=3,
-                                                     network="siren", dropout=0.0)).position_encoder
+    pe = ge.LocationEncoder(ge.LocationEncoderConfig(position_encoder=SphericalHarmonicsConfig(sh_degree=3),
+                                                     network=SirenConfig(dropout=0.0))).position_encoder
     assert pe.out_dim == 9 and pe.state_dict() == {}
     lon, lat = 30.0, 20.0
     got = pe(torch.tensor([[lon, lat]], dtype=torch.float64))[0]
@@ -163,9 +165,7 @@ def test_gradients_are_finite_everywhere():
 
 
 def test_dtype_follows_input_and_model():
-    model = ge.LocationEncoder(ge.LocationEncoderConfig(position_encoder="spherical-harmonics", sh_degree=10,
-                                                        network="siren", hidden_dim=16, num_hidden_layers=2,
-                                                        embed_dim=8, dropout=0.0)).eval()
+    model = ge.create_model("satclip-sh-siren", hidden_dim=16, embed_dim=8, dropout=0.0).eval()
     x = torch.tensor([[2.35, 48.86], [-74.0, 40.7]])
     assert model(x).dtype == torch.float32
     y64 = model.double()(x.double())
@@ -184,22 +184,24 @@ def _random_lonlat(n, seed=0, dtype=torch.float32):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("num_degrees", [1, 2, 10, 40, 170])
-def test_inference_path_equals_autograd_path(num_degrees, dtype):
-    """The blocked in-place path (no autograd) and the out-of-place differentiable path run the same
-    kernels on each element, so they agree bit for bit (a traced/exported model matches eager
-    inference exactly); L = 170 > FLOAT32_RECURRENCE_MAX_DEGREES covers float64 compute with
-    float32 output."""
+def test_in_place_and_recorded_evaluations_agree_bitwise(num_degrees, dtype):
+    """The one implementation runs its kernels in place on blocks when autograd does not record and
+    out of place on the whole batch when it does; each element sees the same operations, so the two
+    agree bit for bit (a traced/exported model matches eager inference exactly). L = 170 >
+    FLOAT32_RECURRENCE_MAX_DEGREES covers float64 compute with float32 output."""
     lonlat = _random_lonlat(120, dtype=dtype)
-    assert _harmonics._use_inference_path(lonlat, dtype)
+    before = lonlat.clone()
+    assert may_overwrite(lonlat)
     fast = real_spherical_harmonics(lonlat, num_degrees)
     with torch.no_grad():
         assert torch.equal(real_spherical_harmonics(lonlat, num_degrees), fast)
     differentiable_input = lonlat.clone().requires_grad_()
-    assert not _harmonics._use_inference_path(differentiable_input, dtype)
+    assert not may_overwrite(differentiable_input)
     slow = real_spherical_harmonics(differentiable_input, num_degrees)
     assert slow.requires_grad and not fast.requires_grad
     assert fast.dtype == slow.dtype == dtype and fast.shape == slow.shape == (lonlat.shape[0], num_degrees ** 2)
     assert torch.equal(fast, slow.detach())
+    assert torch.equal(lonlat, before)  # the input is never written
 
 
 @pytest.mark.parametrize("block", [1, 7, 64, None])
@@ -208,12 +210,10 @@ def test_inference_blocks_are_independent(block):
     per block), and empty / single-point batches work."""
     L = 12
     lonlat = _random_lonlat(37)
-    coefficients = _harmonics._coefficients(L)
-    scale = _harmonics._longitude_scale(L, math.pi)
     expected = real_spherical_harmonics(lonlat, L)
 
     def run(x):
-        return _harmonics._evaluate_inference(x, L, coefficients[3], scale, torch.float32, block=block)
+        return _harmonics._evaluate(x, L, math.pi, torch.float32, block=block)
 
     assert torch.equal(run(lonlat), expected)
     poisoned = lonlat.clone()
@@ -224,13 +224,30 @@ def test_inference_blocks_are_independent(block):
     assert torch.equal(got[keep], expected[keep])
     assert run(lonlat[:0]).shape == (0, L * L)
     assert torch.equal(run(lonlat[3:4]), expected[3:4])
+    differentiable = lonlat[:0].clone().requires_grad_()
+    assert real_spherical_harmonics(differentiable, L).shape == (0, L * L)
+
+
+@pytest.mark.filterwarnings("ignore:.*torch.jit.trace.*:DeprecationWarning")
+def test_trace_is_out_of_place_and_independent_of_the_batch_size():
+    """A trace records the out-of-place kernels on the whole batch: no in-place ops (ONNX has none),
+    no block loop baked in, and other batch sizes give eager's bits."""
+    pe = ge.LocationEncoder(ge.LocationEncoderConfig(position_encoder=SphericalHarmonicsConfig(sh_degree=6),
+                                                     network=SirenConfig(dropout=0.0))).position_encoder
+    with torch.no_grad():
+        traced = torch.jit.trace(pe, (_random_lonlat(16),), check_trace=False)
+        for n in (3, 40, 2500):
+            x = _random_lonlat(n, seed=n)
+            assert torch.equal(traced(x), pe(x))
+    graph = str(traced.inlined_graph)
+    assert "aten::sin(" in graph and "aten::sin_" not in graph and "aten::addcmul_" not in graph
 
 
 def test_encoder_inference_matches_autograd_and_gradients_flow():
     """Training: the encoder has no parameters, so a plain input takes the inference path; the
     network's gradients are the same as with a differentiable input, and gradients reach lonlat."""
-    config = ge.LocationEncoderConfig(position_encoder="spherical-harmonics", sh_degree=10, network="siren",
-                                      hidden_dim=16, num_hidden_layers=2, embed_dim=8, dropout=0.0)
+    config = ge.LocationEncoderConfig(position_encoder=SphericalHarmonicsConfig(sh_degree=10),
+                                      network=SirenConfig(hidden_dim=16, num_hidden_layers=2, embed_dim=8, dropout=0.0))
     torch.manual_seed(0)
     model = ge.LocationEncoder(config).train()
     lonlat = _random_lonlat(50)

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from geoloc_embed import LocationEncoder, LocationEncoderConfig
+from geoloc_embed.config import CSPFFNConfig
 from geoloc_embed.hub_mixin import DEFAULT_COMMIT_MESSAGE, HubMixin
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,7 @@ LAZY_MODULES = ("huggingface_hub", "safetensors", "pyproj", "pandas", "shapely",
 @pytest.fixture
 def model():
     torch.manual_seed(0)
-    return LocationEncoder(LocationEncoderConfig(hidden_dim=64, embed_dim=32, num_classes=3))
+    return LocationEncoder(LocationEncoderConfig(network=CSPFFNConfig(hidden_dim=64, embed_dim=32), num_classes=3))
 
 
 def assert_same_model(a, b):
@@ -55,7 +56,7 @@ def test_save_pretrained_round_trip(model, tmp_path):
     assert not loaded.training
     card = (tmp_path / "m" / "README.md").read_text(encoding="utf-8")
     assert "library_name: geoloc-embed" in card and "location-encoder" in card  # Hub metadata kept
-    assert json.loads((tmp_path / "m" / "config.json").read_text())["hidden_dim"] == 64
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["network"]["hidden_dim"] == 64
 
 
 def test_save_pretrained_creates_nested_directories_and_accepts_str(model, tmp_path):
@@ -67,7 +68,7 @@ def test_save_pretrained_creates_nested_directories_and_accepts_str(model, tmp_p
 
 def test_save_pretrained_overwrites_a_previous_model(model, tmp_path):
     torch.manual_seed(1)
-    other = LocationEncoder(LocationEncoderConfig(hidden_dim=32, embed_dim=16))
+    other = LocationEncoder(LocationEncoderConfig(network=CSPFFNConfig(hidden_dim=32, embed_dim=16)))
     other.save_pretrained(tmp_path / "m")
     model.save_pretrained(tmp_path / "m")
     assert_same_model(model, LocationEncoder.from_pretrained(tmp_path / "m"))
@@ -215,7 +216,7 @@ def test_local_save_and_load_do_not_import_huggingface_hub(model, tmp_path):
         import geoloc_embed as ge
         model = ge.LocationEncoder.from_pretrained({str(tmp_path / "m")!r})
         emb = model.encode({POINTS.tolist()!r}).tolist()
-        ge.LocationEncoder(ge.LocationEncoderConfig(hidden_dim=16, embed_dim=8)).save_pretrained(
+        ge.create_model("csp-grid", hidden_dim=16, embed_dim=8).save_pretrained(
             {str(tmp_path / "again" / "m")!r})
         bundled = ge.LocationEncoder.from_pretrained(ge.DEFAULT_MODEL)
         bundled.encode([[2.35, 48.86]])
@@ -225,3 +226,37 @@ def test_local_save_and_load_do_not_import_huggingface_hub(model, tmp_path):
     assert result["hub"] is False
     np.testing.assert_allclose(np.array(result["emb"], dtype=np.float32), np.array(expected, dtype=np.float32),
                                rtol=1e-6, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- signatures
+#: Parameters of PyTorchModelHubMixin's methods that ours do not take: its own config.json and model card
+#: writing (``_save_pretrained`` writes both here), and the constructor kwargs it passes to ``__init__``.
+HF_ONLY = {"save_pretrained": {"config", "model_card_kwargs"}, "push_to_hub": {"config", "model_card_kwargs"},
+           "from_pretrained": {"model_kwargs"}}
+#: Defaults that differ on purpose: the commit message names this library.
+OWN_DEFAULTS = {("push_to_hub", "commit_message")}
+
+
+@pytest.mark.parametrize("method", ["save_pretrained", "push_to_hub", "from_pretrained"])
+def test_signatures_match_pytorch_model_hub_mixin(method):
+    import inspect
+
+    from huggingface_hub import PyTorchModelHubMixin
+
+    theirs = inspect.signature(getattr(PyTorchModelHubMixin, method)).parameters
+    ours = inspect.signature(getattr(LocationEncoder, method)).parameters
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    assert [n for n, p in ours.items() if p.kind in positional] == \
+        [n for n, p in theirs.items() if p.kind in positional]
+    for name, param in theirs.items():
+        if name in HF_ONLY[method]:
+            continue
+        assert name in ours, f"{method} lacks {name!r}"
+        assert ours[name].kind == param.kind, f"{method}({name}): {ours[name].kind} vs {param.kind}"
+        if (method, name) not in OWN_DEFAULTS:
+            assert ours[name].default == param.default, f"{method}({name}): {ours[name].default!r} vs {param.default!r}"
+    extra = [p for n, p in ours.items() if n not in theirs]
+    assert all(p.kind == inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty
+               for p in extra), f"{method}: our own parameters must be keyword-only with defaults: {extra}"
+    if method == "push_to_hub":
+        assert ours["commit_message"].default == DEFAULT_COMMIT_MESSAGE

@@ -10,6 +10,7 @@ from safetensors.torch import load_file, save_file
 
 import geoloc_embed as ge
 from geoloc_embed import LocationEncoder, LocationEncoderConfig
+from geoloc_embed.config import CSPFFNConfig
 
 POINTS_LONLAT = np.array([[2.3522, 48.8566], [-74.006, 40.7128], [180.0, 0.0], [-180.0, 0.0],
                           [0.0, 90.0], [0.0, -90.0], [139.69, 35.69], [-58.38, -34.6]], dtype=np.float32)
@@ -89,7 +90,8 @@ def test_save_and_load_round_trip(model, tmp_path):
     files = sorted(p.name for p in (tmp_path / "m").iterdir())
     assert files == ["README.md", "config.json", "model.safetensors"]  # no temporary files left
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["num_classes"] == 5 and config["position_encoder"] == "grid"
+    assert config["format_version"] == 2 and config["num_classes"] == 5
+    assert config["position_encoder"]["family"] == "grid" and config["network"]["name"] == "csp-ffn"
     card = (tmp_path / "m" / "README.md").read_text()
     assert card.startswith("---\n") and "library_name: geoloc-embed" in card
     loaded = LocationEncoder.from_pretrained(tmp_path / "m")
@@ -151,7 +153,7 @@ def test_tampered_config_is_reported(model, tmp_path):
 
 
 def test_float64_model_round_trip(tmp_path):
-    model = LocationEncoder(LocationEncoderConfig(embed_dim=32, hidden_dim=64)).double()
+    model = LocationEncoder(LocationEncoderConfig(network=CSPFFNConfig(embed_dim=32, hidden_dim=64))).double()
     emb = model.encode(POINTS_LONLAT)
     assert emb.dtype == np.float64
     model.save_pretrained(tmp_path / "m")
@@ -182,10 +184,8 @@ def test_grid_embedding_distinguishes_nearby_points():
 
 
 def test_converter_output_that_does_not_fit_the_architecture_is_reported():
-    from geoloc_embed.convert import build_model
-
-    config = LocationEncoderConfig(embed_dim=16, hidden_dim=32)
+    config = LocationEncoderConfig(network=CSPFFNConfig(embed_dim=16, hidden_dim=32))
     state = LocationEncoder(config).state_dict()
     state["network.layers.1.linear.weight"] = torch.zeros(8, 32)
-    with pytest.raises(ge.WeightsError, match=r"source.pth: converted weights do not fit.*shape mismatch"):
-        build_model(config, state, source="source.pth")
+    with pytest.raises(ge.WeightsError, match=r"source.pth does not match its config: shape mismatch"):
+        LocationEncoder.from_state_dict(config, state, source="source.pth")

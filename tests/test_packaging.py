@@ -1,5 +1,7 @@
-"""The wheel ships the package, py.typed and the top-level weights/ folder as geoloc_embed/weights."""
+"""The wheel ships the package, py.typed, the architecture JSON files and the top-level weights/ folder
+as geoloc_embed/weights."""
 
+import os
 import site
 import subprocess
 import sys
@@ -32,6 +34,10 @@ def test_wheel_contents(wheel):
     for path in (ROOT / "weights").rglob("*"):
         if path.is_file():
             assert f"geoloc_embed/weights/{path.relative_to(ROOT / 'weights').as_posix()}" in names
+    architectures = sorted((ROOT / "geoloc_embed" / "architectures").glob("*.json"))
+    assert len(architectures) >= 12
+    for path in architectures:
+        assert f"geoloc_embed/architectures/{path.name}" in names
     assert not any(name.startswith("tests/") for name in names)
 
 
@@ -54,10 +60,14 @@ def test_installed_wheel_finds_packaged_weights(wheel, tmp_path):
         "import importlib.resources, geoloc_embed, pathlib;"
         "root = importlib.resources.files('geoloc_embed');"
         "print(pathlib.Path(geoloc_embed.__file__).resolve());"
-        "print((root / 'weights' / 'README.md').is_file(), (root / 'py.typed').is_file())"
+        "print((root / 'weights' / 'README.md').is_file(), (root / 'py.typed').is_file());"
+        "print(len(geoloc_embed.list_models()), geoloc_embed.create_model('csp-grid').embed_dim)"
     )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # a checkout on it would shadow the wheel
     result = subprocess.run([str(python), "-c", script], cwd=tmp_path, check=True,
-                            capture_output=True, text=True)
-    location, found = result.stdout.strip().splitlines()
+                            capture_output=True, text=True, env=env)
+    location, found, models = result.stdout.strip().splitlines()
     assert Path(location).is_relative_to(env_dir.resolve())  # the installed copy, not the checkout
     assert found == "True True"
+    # the named architectures are read from the installed package's data files
+    assert models == f"{len(list((ROOT / 'geoloc_embed' / 'architectures').glob('*.json')))} 256"

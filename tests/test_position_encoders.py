@@ -9,9 +9,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import FIXTURES, fixture_path
+from conftest import FIXTURES, own_paths, shared_paths, when_shared
+from csp_layout import OWN_FIXTURES
 
-from geoloc_embed import LocationEncoderConfig
+from geoloc_embed.config import LocationEncoderConfig, position_encoder_config
 from geoloc_embed.encoders import build_position_encoder
 from geoloc_embed.errors import ConfigError, CoordinateError
 
@@ -22,7 +23,7 @@ D2R = math.pi / 180.0
 
 
 def encode(family, points=POINTS, dtype=torch.float64, **fields):
-    encoder = build_position_encoder(LocationEncoderConfig(position_encoder=family, **fields))
+    encoder = build_position_encoder(position_encoder_config(family, **fields))
     with torch.no_grad():
         out = encoder(torch.tensor(points, dtype=dtype))
     return encoder, out.double().numpy()
@@ -76,7 +77,7 @@ def test_theory_values_and_layout():
 
 
 def test_theory_default_dim():
-    encoder = build_position_encoder(LocationEncoderConfig(position_encoder="theory", frequency_num=64))
+    encoder = build_position_encoder(position_encoder_config("theory", frequency_num=64))
     assert encoder.out_dim == 384
 
 
@@ -166,12 +167,12 @@ def test_dfs_values_and_layout():
 @pytest.mark.parametrize("family,per_scale", [("sphere-c", 3), ("sphere-c-plus", 6), ("sphere-m", 5),
                                               ("sphere-m-plus", 8), ("theory", 6)])
 def test_sphere_and_theory_dims(family, per_scale):
-    encoder = build_position_encoder(LocationEncoderConfig(position_encoder=family, frequency_num=64))
+    encoder = build_position_encoder(position_encoder_config(family, frequency_num=64))
     assert encoder.out_dim == per_scale * 64
 
 
 def test_dfs_dim():
-    encoder = build_position_encoder(LocationEncoderConfig(position_encoder="dfs", frequency_num=5))
+    encoder = build_position_encoder(position_encoder_config("dfs", frequency_num=5))
     assert encoder.out_dim == 4 * 25 + 4 * 5
     assert encoder(torch.zeros(2, 2)).shape == (2, 120)
 
@@ -225,8 +226,10 @@ def nerf_expected(points, levels):
 def test_nerf_values_and_layout():
     expected = nerf_expected(POINTS, 16)
     assert expected.shape == (4, 96)
-    # frequency_num must not matter (TorchSpatial never forwards it): always nerf_levels = 16 levels.
-    check_both_dtypes("nerf", expected, frequency_num=64)
+    # TorchSpatial never forwards frequency_num to NeRF: the nerf config has no such field, 16 levels by default.
+    check_both_dtypes("nerf", expected)
+    with pytest.raises(ConfigError, match="frequency_num"):
+        position_encoder_config("nerf", frequency_num=64)
     _, out = encode("nerf")
     x, y, z = xyz_of(*POINTS[0])
     assert out[0, 0] == pytest.approx(math.sin(math.pi * x), abs=1e-12)
@@ -244,16 +247,16 @@ def test_wrap_values():
     expected = np.array([[math.sin(math.pi * lon / 180), math.sin(math.pi * lat / 90),
                           math.cos(math.pi * lon / 180), math.cos(math.pi * lat / 90)] for lon, lat in POINTS])
     check_both_dtypes("wrap", expected, atol32=5e-7)
-    # The world extent is fixed: map_range is ignored (csp-spec.md section 9 item 12).
-    _, regional = encode("wrap", map_range=(-162.0, -59.0, 20.0, 56.0))
-    np.testing.assert_allclose(regional, expected, rtol=0, atol=1e-12)
+    # The world extent is fixed (csp-spec.md section 9 item 12): wrap has no map_range to set.
+    with pytest.raises(ConfigError, match="position encoder 'wrap' has no field.*'map_range'"):
+        encode("wrap", map_range=(-162.0, -59.0, 20.0, 56.0))
 
 
 # ----------------------------------------------------------------------------- rbf
 def test_rbf_values_with_set_anchors():
     anchors = [(10.0, -30.0), (-179.0, 45.0), (179.5, -60.0)]
     sigma = 2.5
-    config = LocationEncoderConfig(position_encoder="rbf", num_anchors=3, rbf_kernel_size=sigma)
+    config = position_encoder_config("rbf", num_anchors=3, rbf_kernel_size=sigma)
     encoder = build_position_encoder(config)
     encoder.set_anchors(np.array(anchors))
     expected = np.array([[math.exp(-((lon - alon) ** 2 + (lat - alat) ** 2) / (2 * sigma ** 2))
@@ -267,7 +270,7 @@ def test_rbf_values_with_set_anchors():
 
 
 def test_rbf_set_anchors_checks():
-    encoder = build_position_encoder(LocationEncoderConfig(position_encoder="rbf", num_anchors=3))
+    encoder = build_position_encoder(position_encoder_config("rbf", num_anchors=3))
     with pytest.raises(CoordinateError, match="shape"):
         encoder.set_anchors(torch.zeros(4, 2))
     with pytest.raises(CoordinateError, match="shape"):
@@ -279,14 +282,14 @@ def test_rbf_set_anchors_checks():
 
 
 def test_rbf_default_anchors_uniform_on_sphere():
-    encoder = build_position_encoder(LocationEncoderConfig(position_encoder="rbf", num_anchors=4000))
+    encoder = build_position_encoder(position_encoder_config("rbf", num_anchors=4000))
     anchors = encoder.anchors.numpy()
     assert anchors.shape == (4000, 2)
     assert (np.abs(anchors[:, 0]) <= 180).all() and (np.abs(anchors[:, 1]) <= 90).all()
     # Uniform on the sphere: P(|lat| < 30) = sin 30 = 0.5, and lon is uniform.
     assert abs(np.mean(np.abs(anchors[:, 1]) < 30.0) - 0.5) < 0.03
     assert abs(np.mean(anchors[:, 0] > 0) - 0.5) < 0.03
-    again = build_position_encoder(LocationEncoderConfig(position_encoder="rbf", num_anchors=4000))
+    again = build_position_encoder(position_encoder_config("rbf", num_anchors=4000))
     assert torch.equal(encoder.anchors, again.anchors)
 
 
@@ -308,7 +311,7 @@ def test_rff_values_outside_range_not_clipped():
     map_range = (-162.0, -59.0, 20.0, 56.0)
     dirvec = [[0.5, -1.25, 2.0], [1.5, 0.75, -0.25]]
     shift = [0.0, 1.0, 6.0]
-    encoder = build_position_encoder(LocationEncoderConfig(position_encoder="rff", frequency_num=3,
+    encoder = build_position_encoder(position_encoder_config("rff", frequency_num=3,
                                                            map_range=map_range))
     encoder.load_state_dict({"dirvec": torch.tensor(dirvec), "shift": torch.tensor(shift)})
     points = POINTS + [(-100.0, 30.0)]  # all but the last lie outside map_range
@@ -324,7 +327,7 @@ def test_rff_values_outside_range_not_clipped():
 
 
 def test_rff_default_buffers():
-    config = LocationEncoderConfig(position_encoder="rff", frequency_num=4096, rff_sigma=2.0)
+    config = position_encoder_config("rff", frequency_num=4096, rff_sigma=2.0)
     encoder = build_position_encoder(config)
     assert set(encoder.state_dict()) == {"dirvec", "shift"}
     assert encoder.dirvec.shape == (2, 4096) and encoder.dirvec.dtype == torch.float32
@@ -336,13 +339,14 @@ def test_rff_default_buffers():
     assert torch.equal(encoder.dirvec, again.dirvec) and torch.equal(encoder.shift, again.shift)
 
 
-def test_rff_torchspatial_checkpoint_buffers():
-    path = fixture_path("torchspatial", "rff__model_fmow_rff_inception_v3_0.0050_64_0.0000010_1_512_2.0.pth.tar")
+@pytest.mark.parametrize("path", own_paths("rff__") + shared_paths(
+    "torchspatial", ["rff__model_fmow_rff_inception_v3_0.0050_64_0.0000010_1_512_2.0.pth.tar"]))
+def test_rff_torchspatial_checkpoint_buffers(path):
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     state, params = checkpoint["state_dict"], checkpoint["params"]
     dirvec = state["spa_enc.position_encoder.dirvec"]
     shift = state["spa_enc.position_encoder.shift"]
-    config = LocationEncoderConfig(position_encoder="rff", frequency_num=params["frequency_num"],
+    config = position_encoder_config("rff", frequency_num=params["frequency_num"],
                                    map_range=tuple(float(v) for v in params["map_range"]),
                                    rff_sigma=float(params["rbf_kernel_size"]))
     encoder = build_position_encoder(config)
@@ -356,7 +360,7 @@ def test_rff_torchspatial_checkpoint_buffers():
 # ----------------------------------------------------------------------------- tile
 def test_tile_row_major_index_and_clipping():
     size = 30.0
-    config = LocationEncoderConfig(position_encoder="tile", tile_size=size, tile_embed_dim=2)
+    config = position_encoder_config("tile", tile_size=size, tile_embed_dim=2)
     encoder = build_position_encoder(config)
     cols, rows = 12, 6  # 360 / 30, 180 / 30
     assert encoder.embedding.weight.shape == (cols * rows, 2)
@@ -377,7 +381,7 @@ def test_tile_row_major_index_and_clipping():
 
 
 def test_tile_regional_grid_and_default_dim():
-    config = LocationEncoderConfig(position_encoder="tile", tile_size=10.0, map_range=(-162.0, -59.0, 20.0, 56.0))
+    config = position_encoder_config("tile", tile_size=10.0, map_range=(-162.0, -59.0, 20.0, 56.0))
     encoder = build_position_encoder(config)
     assert (encoder.num_rows, encoder.num_cols) == (4, 11)  # ceil(36 / 10), ceil(103 / 10)
     assert encoder.out_dim == 256 and encoder.embedding.weight.shape == (44, 256)
@@ -386,20 +390,20 @@ def test_tile_regional_grid_and_default_dim():
 
 def test_tile_refuses_huge_tables():
     with pytest.raises(ConfigError, match="tile_size"):
-        build_position_encoder(LocationEncoderConfig(position_encoder="tile", tile_size=0.01))
+        build_position_encoder(position_encoder_config("tile", tile_size=0.01))
 
 
-def test_tile_torchspatial_single_cell_checkpoint():
+@pytest.mark.parametrize("path", own_paths("tile__") + shared_paths(
+    "torchspatial", ["tile__model_fmow_tile_ffn_inception_v3_0.00182000_32_0.0000026_1_512_leakyrelu.pth.tar"]))
+def test_tile_torchspatial_single_cell_checkpoint(path):
     """TorchSpatial's tile_ffn defect: a one-cell table, every location gets the same embedding."""
-    path = fixture_path("torchspatial",
-                        "tile__model_fmow_tile_ffn_inception_v3_0.00182000_32_0.0000026_1_512_leakyrelu.pth.tar")
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     state, params = checkpoint["state_dict"], checkpoint["params"]
     table = state["spa_enc.position_encoder.embedding.weight"]
-    assert table.shape == (1, 256)
+    assert table.shape[0] == 1
     assert state["spa_enc.ffn.layers.0.linear.weight"].shape[1] == table.shape[1]
     lon_min, lon_max, lat_min, lat_max = (float(v) for v in params["map_range"])
-    config = LocationEncoderConfig(position_encoder="tile", map_range=(lon_min, lon_max, lat_min, lat_max),
+    config = position_encoder_config("tile", map_range=(lon_min, lon_max, lat_min, lat_max),
                                    tile_size=max(lon_max - lon_min, lat_max - lat_min),
                                    tile_embed_dim=table.shape[1])
     encoder = build_position_encoder(config)
@@ -428,29 +432,32 @@ SMOOTH_LOW_FREQUENCY = {
 
 @pytest.mark.parametrize("family", sorted(SMOOTH_LOW_FREQUENCY))
 def test_gradcheck(family):
-    encoder = build_position_encoder(LocationEncoderConfig(position_encoder=family, **SMOOTH_LOW_FREQUENCY[family]))
+    encoder = build_position_encoder(position_encoder_config(family, **SMOOTH_LOW_FREQUENCY[family]))
     x = torch.tensor([[12.5, -33.25], [-120.0, 45.5], [100.0, 10.0]], dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(encoder, (x,), eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
-@pytest.mark.skipif(not (FIXTURES / "torchspatial").exists(), reason="../shared/fixtures absent")
-def test_out_dims_match_torchspatial_checkpoints():
-    """The first FFN layer of each real TorchSpatial checkpoint takes exactly our out_dim features."""
+@pytest.mark.parametrize("directory", [OWN_FIXTURES] + when_shared([FIXTURES / "torchspatial"]),
+                         ids=lambda d: "own" if d == OWN_FIXTURES else "real")
+def test_out_dims_match_torchspatial_checkpoints(directory):
+    """The first FFN layer of each TorchSpatial checkpoint (own fixtures, real ones) takes our out_dim features."""
     families = {"Space2Vec-theory": "theory", "Sphere2Vec-sphereC": "sphere-c",
                 "Sphere2Vec-sphereC+": "sphere-c-plus", "Sphere2Vec-sphereM": "sphere-m", "NeRF": "nerf",
                 "xyz": "xyz", "wrap_ffn": "wrap", "rff": "rff"}
     checked = 0
-    for path in sorted((FIXTURES / "torchspatial").glob("*.pth.tar")):
+    for path in sorted(directory.glob("*.pth.tar")):
         if path.name.startswith(("rbf__", "tile__")):
             continue  # rbf needs an allow-list and its anchors; tile is checked above
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         params = checkpoint["params"]
         if params["spa_enc_type"] not in families:
             continue
-        config = LocationEncoderConfig(position_encoder=families[params["spa_enc_type"]],
-                                       frequency_num=params["frequency_num"],
-                                       min_radius=params["min_radius"], max_radius=params["max_radius"])
-        encoder = build_position_encoder(config)
+        # the flat params read as a format-1 config: only the fields the family uses are kept
+        config = LocationEncoderConfig.from_dict({"position_encoder": families[params["spa_enc_type"]],
+                                                  "frequency_num": params["frequency_num"],
+                                                  "min_radius": params["min_radius"],
+                                                  "max_radius": params["max_radius"]})
+        encoder = build_position_encoder(config.position_encoder)
         assert encoder.out_dim == checkpoint["state_dict"]["spa_enc.ffn.layers.0.linear.weight"].shape[1], path.name
         checked += 1
-    assert checked >= 10
+    assert checked >= 8  # own: theory, sphereC, sphereC+, sphereM, NeRF, xyz, wrap_ffn, rff

@@ -91,9 +91,10 @@ def test_convert_matches_independent_evaluation(tmp_path, L):
     path = tmp_path / f"satclip-test-l{L}.ckpt"
     tensors = make_checkpoint(path, L=L, capacity=64, embed_dim=32, num_hidden_layers=2)
     config, state = satclip_convert.convert(path)
-    assert config.position_encoder == "spherical-harmonics" and config.network == "siren"
-    assert (config.sh_degree, config.hidden_dim, config.embed_dim, config.num_hidden_layers) == (L, 64, 32, 2)
-    assert (config.siren_w0, config.siren_w0_initial, config.dropout) == (1.0, 30.0, 0.5)
+    pe, net = config.position_encoder, config.network
+    assert pe.family == "spherical-harmonics" and net.name == "siren"
+    assert (pe.sh_degree, net.hidden_dim, net.embed_dim, net.num_hidden_layers) == (L, 64, 32, 2)
+    assert (net.siren_w0, net.siren_w0_initial, net.dropout) == (1.0, 30.0, 0.5)
     assert set(state) == {"network.layers.0.weight", "network.layers.0.bias", "network.layers.1.weight",
                           "network.layers.1.bias", "network.last_layer.weight", "network.last_layer.bias"}
     model64 = ge.LocationEncoder(config).double()  # float64 first, so the weights load unrounded
@@ -114,13 +115,13 @@ def test_convert_matches_independent_evaluation(tmp_path, L):
 
 
 def test_convert_through_package_entry_point(tmp_path):
-    from geoloc_embed.convert import build_model, convert
+    from geoloc_embed.convert import convert
 
     path = tmp_path / "satclip-resnet18-l10.ckpt"
     make_checkpoint(path, L=10, capacity=32, embed_dim=16, num_hidden_layers=3)
     config, state = convert(path)  # .ckpt -> satclip
-    model = build_model(config, state, source=path)
-    assert model.embed_dim == 16 and config.num_hidden_layers == 3
+    model = ge.LocationEncoder.from_state_dict(config, state, source=str(path))
+    assert model.embed_dim == 16 and config.network.num_hidden_layers == 3
     assert model(torch.zeros(2, 2)).shape == (2, 16)
 
 
@@ -156,7 +157,7 @@ def test_allow_listed_value_types_load(tmp_path):
     with pytest.raises(pickle.UnpicklingError):  # plain weights_only refuses them ...
         torch.load(path, weights_only=True)
     config, _ = satclip_convert.convert(path)  # ... the converter's explicit allow-list accepts them
-    assert config.sh_degree == 10
+    assert config.position_encoder.sh_degree == 10
 
 
 def test_never_unpickles_code(tmp_path):

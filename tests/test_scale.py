@@ -25,7 +25,7 @@ def points():
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    config = ge.LocationEncoderConfig(position_encoder="grid", hidden_dim=64, embed_dim=32)
+    config = ge.LocationEncoderConfig(position_encoder="grid").replace(hidden_dim=64, embed_dim=32)
     return ge.LocationEncoder(config).eval()
 
 

@@ -6,15 +6,16 @@ import pytest
 import torch
 
 import geoloc_embed as ge
+from geoloc_embed.config import SirenConfig, SphericalHarmonicsConfig
 from geoloc_embed.encoders.networks import build_network
 from geoloc_embed.errors import ConfigError
 
 
 def _config(**changes):
-    base = {"position_encoder": "spherical-harmonics", "sh_degree": 4, "network": "siren", "hidden_dim": 32,
-            "num_hidden_layers": 3, "embed_dim": 8, "siren_w0": 1.0, "siren_w0_initial": 30.0, "dropout": 0.5}
-    base.update(changes)
-    return ge.LocationEncoderConfig(**base)
+    base = ge.LocationEncoderConfig(position_encoder=SphericalHarmonicsConfig(sh_degree=4),
+                                    network=SirenConfig(hidden_dim=32, num_hidden_layers=3, embed_dim=8,
+                                                        siren_w0=1.0, siren_w0_initial=30.0, dropout=0.5))
+    return base.replace(**changes)
 
 
 def test_structure_and_parameter_names():

@@ -1,6 +1,5 @@
-"""Step-level checks: the fused forward equals separate passes, dropout, AMP flag, image modules."""
+"""Step-level checks: the fused forward equals separate passes, dropout, image modules (AMP: test_trainer_precision)."""
 
-import dataclasses
 
 import pytest
 import torch
@@ -8,6 +7,7 @@ from torch import nn
 
 from geoloc_embed import LocationEncoder
 from geoloc_embed.trainer import GeoDataset, PretrainConfig, load_arrays, pretrain
+from geoloc_embed.trainer.dropout import keep_mask, uniform_bytes
 from geoloc_embed.trainer.engine import (
     DistContext,
     FastCPUDropout,
@@ -88,14 +88,23 @@ def test_fast_cpu_dropout_distribution_and_state():
     assert torch.all((grads == 0) | torch.isclose(grads, torch.tensor(1 / 0.7)))
 
 
-def test_amp_flag_is_a_no_op_on_cpu(tmp_path):
-    data = load_arrays(synthetic_arrays(120, num_classes=3, feature_dim=8))
-    base = PretrainConfig(output_dir=str(tmp_path / "a"), model={**MODEL, "dropout": 0.2}, data={"format": "arrays"},
-                          epochs=1, batch_size=32, progress=False, device="cpu")
-    a = pretrain(base, train_data=data)
-    b = pretrain(dataclasses.replace(base, output_dir=str(tmp_path / "b"), amp="bf16"), train_data=data)
-    for k, v in a.model.state_dict().items():
-        assert torch.equal(v, b.model.state_dict()[k])
+def test_dropout_random_bytes_are_uniform_and_masks_exact():
+    torch.manual_seed(0)
+    n = 8 * 256 * 400
+    b = uniform_bytes(n)
+    assert b.dtype == torch.uint8 and b.shape == (n,) and uniform_bytes(13).shape == (13,)
+    for pos in range(8):  # every byte position of the int64 draws, the sign byte included
+        counts = torch.bincount(b.view(-1, 8)[:, pos].long(), minlength=256).double()
+        chi2 = float(((counts - 400) ** 2 / 400).sum())
+        assert chi2 < 360, (pos, chi2)  # 255 degrees of freedom: P(chi2 > 360) < 1e-4
+    for p in (0.5, 0.25, 0.125, 0.3):
+        drop = float((~keep_mask(torch.Size([500, 800]), p)).float().mean())
+        sigma = (p * (1 - p) / 400_000) ** 0.5
+        assert abs(drop - p) < 5 * sigma, (p, drop)
+    torch.manual_seed(3)
+    x = torch.ones(1000, 600)
+    y = FastCPUDropout(0.5)(x)
+    assert set(torch.unique(y).tolist()) == {0.0, 2.0}
 
 
 def test_pretrain_with_a_frozen_image_module(tmp_path):

@@ -87,7 +87,8 @@ def test_stop_training_callback_and_outputs(tmp_path, small_arrays):
     assert res.summary["global_step"] == 2
     assert (out / CHECKPOINT_NAME).is_file() and (out / "metrics.csv").is_file()
     cfg = json.loads((out / "train_config.json").read_text())
-    assert cfg["loss"] == "mse" and cfg["model"]["embed_dim"] == 16
+    assert cfg["loss"] == "mse" and cfg["model"]["network"]["embed_dim"] == 16
+    assert cfg["model"]["format_version"] == 2  # the explicit architecture, whatever form the run config used
     lines = (out / "metrics.csv").read_text().splitlines()
     assert lines[0].startswith("step,epoch,lr,loss") and len(lines) == 3
     enc = LocationEncoder.from_pretrained(str(out / "model"))

@@ -177,3 +177,37 @@ def test_bad_shapes_raise():
         mc_loss(torch.randn(3, 4), None, torch.randn(3, 4), torch.randn(2, 1, 4))
     with pytest.raises(ValueError):
         presence_absence_loss(torch.randn(3, 4), None, torch.zeros(2, dtype=torch.long))
+
+
+def _presence_absence_plain(lp, ln, labels, w, rsw):
+    """The formula written with plain autograd ops (what presence_absence_loss computed before its fused node)."""
+    p = torch.sigmoid(lp)
+    onehot = torch.zeros_like(p, dtype=torch.bool).scatter_(1, labels[:, None], True)
+    obs = torch.where(onehot, w * -torch.log(p + 1e-5), -torch.log(1.0 - p + 1e-5)).mean()
+    bg = (-torch.log(1.0 - torch.sigmoid(ln) + 1e-5)).mean()
+    return obs + rsw * bg
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_presence_absence_gradients_match_the_plain_formula(dtype):
+    g = torch.Generator().manual_seed(7)
+    n, q = 37, 11
+    lp = (torch.randn(n, q, generator=g, dtype=dtype) * 4)
+    lp[0, :3] = torch.tensor([40.0, -40.0, 0.0], dtype=dtype)   # saturated sigmoids
+    ln = torch.randn(n, q, generator=g, dtype=dtype) * 4
+    labels = torch.randint(0, q, (n,), generator=g)
+    labels[0] = 0
+    a, b = lp.clone().requires_grad_(), ln.clone().requires_grad_()
+    got = presence_absence_loss(a, b, labels, pos_weight=None, rand_sample_weight=0.7).total
+    got.backward()
+    c, d = lp.clone().requires_grad_(), ln.clone().requires_grad_()
+    want = _presence_absence_plain(c, d, labels, float(q), 0.7)
+    want.backward()
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    assert float(got) == pytest.approx(float(want), rel=tol)
+    assert torch.allclose(a.grad, c.grad, rtol=tol, atol=tol * 1e-3)
+    assert torch.allclose(b.grad, d.grad, rtol=tol, atol=tol * 1e-3)
+    if dtype == torch.float64:
+        small = (lp[:5, :4].clone().requires_grad_(), ln[:5, :4].clone().requires_grad_())
+        assert torch.autograd.gradcheck(
+            lambda x, y: presence_absence_loss(x, y, labels[:5] % 4, pos_weight=2.5).total, small)

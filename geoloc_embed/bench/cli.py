@@ -63,6 +63,7 @@ def register(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParse
                                    description=DESCRIPTION, epilog=EPILOG,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_arguments(parser)
+    parser.set_defaults(_bench_subcommand=True)  # the main CLI's argv holds "bench" itself
     return parser
 
 
@@ -113,6 +114,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     argv = getattr(args, "_argv", None)
     if argv is None:  # called through the main CLI: recover the arguments after "bench"
         argv = sys.argv[sys.argv.index("bench") + 1:] if "bench" in sys.argv else []
+    elif getattr(args, "_bench_subcommand", False) and "bench" in argv:
+        argv = argv[argv.index("bench") + 1:]  # "geoloc-embed bench ARGS": drop the subcommand name
     command = "geoloc-embed bench " + " ".join(shlex.quote(a) for a in argv)
     try:
         result = run_benchmark(args.model or ["baselines"], args.tasks, config, args.out,

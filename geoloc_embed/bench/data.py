@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import numpy as np
+import torch
 
+from ..coords import lonlat_to_xyz
+from ..coords import sample_uniform_sphere as _coords_sample
 from ..errors import GeolocEmbedError
 
 __all__ = [
@@ -87,24 +90,12 @@ def bench_cache_dir() -> Path:
 def sample_uniform_sphere(n: int, seed: int) -> np.ndarray:
     """``n`` points uniform on the sphere as (N, 2) float64 [lon, lat] degrees, deterministic in ``seed``.
 
-    The benchmark keeps its own sampler (numpy PCG64) so that point sets, and therefore cached
-    labels and published numbers, never change when ``geoloc_embed.coords`` evolves.
+    The numpy face of :func:`geoloc_embed.coords.sample_uniform_sphere` (the package's one
+    sampler), drawn from ``torch.Generator().manual_seed(seed)``. Cached labels are keyed on
+    ``bench.runner.SAMPLER_ID``: bump it whenever these points change.
     """
-    if n < 0:
-        raise ValueError(f"n must be non-negative, got {n}")
-    rng = np.random.Generator(np.random.PCG64(seed))
-    u = rng.random((n, 2))
-    lon = u[:, 0] * 360.0 - 180.0
-    lat = np.degrees(np.arcsin(np.clip(u[:, 1] * 2.0 - 1.0, -1.0, 1.0)))
-    return np.stack([lon, lat], axis=1)
-
-
-def lonlat_to_xyz(lonlat: np.ndarray) -> np.ndarray:
-    """(N, 2) lon/lat degrees -> (N, 3) unit vectors (float64)."""
-    lon = np.radians(np.asarray(lonlat, dtype=np.float64)[:, 0])
-    lat = np.radians(np.asarray(lonlat, dtype=np.float64)[:, 1])
-    cl = np.cos(lat)
-    return np.stack([cl * np.cos(lon), cl * np.sin(lon), np.sin(lat)], axis=1)
+    generator = torch.Generator().manual_seed(int(seed))
+    return _coords_sample(n, generator=generator, dtype=torch.float64).numpy()
 
 
 def cache_key(payload: Mapping[str, Any]) -> str:
@@ -128,6 +119,7 @@ def save_cached_arrays(path: Path, **arrays: np.ndarray) -> None:
     """Write ``arrays`` to ``path`` atomically (temporary file + rename)."""
     from ..io import atomic_path
 
+    payload: dict[str, Any] = dict(arrays)  # typed Any: np.savez's own keywords are not array names
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **payload)

@@ -4,9 +4,11 @@ Built-in baselines (always requested by ``--model baselines``):
 
 * ``raw``: the coordinates themselves, (lon, lat) in degrees (2 features).
 * ``xyz``: the unit-sphere vector (cos lat cos lon, cos lat sin lon, sin lat) (3 features).
-* ``untrained-grid-ffn``: CSP's architecture (Space2Vec grid, 32 scales 0.1..360 degrees, 1 x 512 FFN,
-  256-d) with random weights from a fixed seed; how much the architecture alone gives.
-* ``untrained-sh-siren``: SatCLIP's architecture (spherical harmonics L = 10, SIREN 2 x 512, 256-d), random weights.
+* ``untrained-grid-ffn``: CSP's architecture (the named architecture ``csp-grid``: Space2Vec grid,
+  32 scales 0.1..360 degrees, 1 x 512 FFN, 256-d) with random weights from a fixed seed; how much the
+  architecture alone gives.
+* ``untrained-sh-siren``: SatCLIP's architecture (``satclip-sh-siren``: spherical harmonics L = 10,
+  SIREN 2 x 512, 256-d, dropout off), random weights.
 * ``geoclip``: the real GeoCLIP location encoder (MIT), when the ``geoclip`` wheel is installed and
   ``geoloc_embed`` can load it.
 
@@ -71,15 +73,15 @@ def _encoder_embedder(name: str, description: str, encoder, batch_size: int = 81
                     {"params": int(sum(p.numel() for p in encoder.parameters()))})
 
 
-def _untrained(name: str, description: str, **config_fields) -> Callable[[], Embedder]:
+def _untrained(name: str, description: str, architecture: str, **overrides) -> Callable[[], Embedder]:
     def build() -> Embedder:
         import torch
 
-        from ..config import LocationEncoderConfig
+        from ..architectures import architecture_config
         from ..encoders import LocationEncoder, list_networks, list_position_encoders
 
-        family = config_fields["position_encoder"]
-        network = config_fields["network"]
+        config = architecture_config(architecture, **overrides)
+        family, network = config.position_encoder.family, config.network.name
         missing = []
         if family not in list_position_encoders():
             missing.append(f"position encoder {family!r}")
@@ -87,7 +89,6 @@ def _untrained(name: str, description: str, **config_fields) -> Callable[[], Emb
             missing.append(f"network {network!r}")
         if missing:
             raise ModelUnavailable(f"{name}: {' and '.join(missing)} not registered in this geoloc_embed yet")
-        config = LocationEncoderConfig(**config_fields)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(UNTRAINED_SEED)
             encoder = LocationEncoder(config)
@@ -115,14 +116,10 @@ BASELINES: dict[str, Callable[[], Embedder]] = {
     "raw": _raw,
     "xyz": _xyz,
     "untrained-grid-ffn": _untrained(
-        "untrained-grid-ffn", "random-init Space2Vec grid + CSP FFN (CSP architecture)",
-        position_encoder="grid", network="csp-ffn", frequency_num=32, min_radius=0.1, max_radius=360.0,
-        hidden_dim=512, num_hidden_layers=1, embed_dim=256, activation="leakyrelu"),
+        "untrained-grid-ffn", "random-init Space2Vec grid + CSP FFN (CSP architecture)", "csp-grid"),
     "untrained-sh-siren": _untrained(
         "untrained-sh-siren", "random-init spherical harmonics (L=10) + SIREN (SatCLIP architecture)",
-        position_encoder="spherical-harmonics", network="siren", sh_degree=10, hidden_dim=512,
-        num_hidden_layers=2, embed_dim=256, activation="sine", dropout=0.0, use_layernorm=False,
-        skip_connection=False),
+        "satclip-sh-siren", dropout=0.0),
     "geoclip": _geoclip,
 }
 

@@ -43,7 +43,7 @@ from .tasks import Task, get_task, resolve_tasks
 __all__ = ["BenchConfig", "BenchResult", "run_benchmark", "cached_sample", "SAMPLER_ID"]
 
 #: Identifies the point sampler in label-cache keys; change it if sampling changes.
-SAMPLER_ID = "uniform-sphere-pcg64-v1"
+SAMPLER_ID = "uniform-sphere-coords-torch-v2"  # v2: geoloc_embed.coords.sample_uniform_sphere (v1: numpy PCG64)
 
 CLS_METRICS = ("accuracy", "macro_f1")
 REG_METRICS = ("r2", "rmse")

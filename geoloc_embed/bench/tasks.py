@@ -20,7 +20,9 @@ import math
 from typing import Callable, Optional, Sequence
 
 import numpy as np
+import torch
 
+from ..coords import lonlat_to_xyz, to_canonical, wrap_longitude
 from .data import DataUnavailableError, package_file, package_version, sample_uniform_sphere
 
 __all__ = [
@@ -72,21 +74,12 @@ def get_task(name: str) -> "Task":
 
 
 def _as_lonlat(lonlat: np.ndarray) -> np.ndarray:
-    arr = np.asarray(lonlat, dtype=np.float64)
-    if arr.ndim == 1 and arr.shape[0] == 2:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(f"expected (N, 2) [lon, lat] degrees, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("coordinates contain NaN or infinity")
-    if np.any(np.abs(arr[:, 1]) > 90.0):
-        raise ValueError("latitude outside [-90, 90]: pass (N, 2) [lon, lat] in degrees (lon first)")
-    return arr
+    """(N, 2) or (2,) [lon, lat] degrees -> validated (N, 2) float64 ndarray, longitudes wrapped.
 
-
-def _wrap_lon(lon: np.ndarray) -> np.ndarray:
-    """Longitudes into [-180, 180)."""
-    return (lon + 180.0) % 360.0 - 180.0
+    :func:`geoloc_embed.coords.to_canonical` (a CoordinateError, which is a ValueError, names the
+    bad row and the fix); longitudes outside [-180, 180] are wrapped, as the readers did before.
+    """
+    return to_canonical(lonlat, "lonlat", wrap=True, dtype=torch.float64, device="cpu", check_order=False).numpy()
 
 
 def _cell_index(lonlat: np.ndarray, n_lat: int, n_lon: int, lon0: float = -180.0) -> tuple[np.ndarray, np.ndarray]:
@@ -529,7 +522,7 @@ class _NaturalEarth(Task):
         """Index of the first item whose (even-odd) rings contain each point, -1 for none."""
         import shapely
 
-        lon = _wrap_lon(lonlat[:, 0])
+        lon = wrap_longitude(lonlat[:, 0])
         lat = lonlat[:, 1]
         out = np.full(lon.shape[0], -1, dtype=np.int64)
         for i, (bbox, rings) in enumerate(self._d_polys):
@@ -633,7 +626,7 @@ class Timezone(Task):
     def _read(self, lonlat: np.ndarray) -> np.ndarray:
         get = self._d_get
         index = self._d_index
-        lon = _wrap_lon(lonlat[:, 0]).tolist()
+        lon = wrap_longitude(lonlat[:, 0]).tolist()
         lat = lonlat[:, 1].tolist()
         # tzfpy answers ~50k lookups per second; there is no vectorised entry point.
         labels = (index.get(get(x, y), -1) for x, y in zip(lon, lat, strict=True))
@@ -654,8 +647,6 @@ class PointTask(Task):
     def _load(self) -> None:
         from scipy.spatial import cKDTree
 
-        from .data import lonlat_to_xyz
-
         lonlat, y = self._points()
         self._d_lonlat = lonlat
         self._d_y = y
@@ -666,8 +657,6 @@ class PointTask(Task):
         return self._d_lonlat, self._d_y
 
     def _read(self, lonlat: np.ndarray) -> np.ndarray:
-        from .data import lonlat_to_xyz
-
         dist, idx = self._d_tree.query(lonlat_to_xyz(lonlat))
         out = self._d_y[idx].astype(np.float64)
         out[dist * 6371.0088 > self.match_km] = np.nan

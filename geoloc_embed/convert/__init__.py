@@ -2,8 +2,10 @@
 
 Every converter module exposes ``convert(path) -> tuple[LocationEncoderConfig, dict[str, Tensor]]``:
 the config rebuilds the architecture and the state dict loads into ``LocationEncoder(config)``
-strictly. Converters never execute pickled code (``torch.load(weights_only=True)`` with explicit,
-scoped allow-lists).
+strictly. Converters build no model and write no file (``LocationEncoder.from_state_dict`` loads the
+result; ``geoloc_embed.io`` writes model directories). They never execute pickled code: every pickled
+file is read by ``geoloc_embed.convert.unpickle.load_weights_only`` (``torch.load(weights_only=True)``
+with the package's one allow-list).
 
 | converter  | module                          | input                                                    |
 | ---------- | ------------------------------- | -------------------------------------------------------- |
@@ -15,18 +17,17 @@ scoped allow-lists).
 import importlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from ..errors import WeightsError
-from ..io import describe_state_mismatch
+from .unpickle import SAFE_GLOBALS, load_weights_only
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import Tensor
 
     from ..config import LocationEncoderConfig
 
-__all__ = ["CONVERTERS", "get_converter", "detect_converter", "convert", "convert_to_directory",
-           "build_model"]
+__all__ = ["CONVERTERS", "SAFE_GLOBALS", "get_converter", "detect_converter", "convert", "load_weights_only"]
 
 #: converter name -> module path (imported lazily).
 CONVERTERS: dict[str, str] = {
@@ -35,7 +36,7 @@ CONVERTERS: dict[str, str] = {
     "satclip": "geoloc_embed.convert.satclip",
 }
 
-ConvertFn = Callable[[Union[str, os.PathLike]], "tuple[LocationEncoderConfig, dict[str, Tensor]]"]
+ConvertFn = Callable[..., "tuple[LocationEncoderConfig, dict[str, Tensor]]"]
 
 
 def get_converter(name: str) -> ConvertFn:
@@ -49,7 +50,7 @@ def get_converter(name: str) -> ConvertFn:
     except ImportError as exc:
         raise WeightsError(f"the {name!r} converter ({module_name}) is not available in this "
                            f"installation: {exc}") from exc
-    return module.convert  # type: ignore[no-any-return]
+    return module.convert
 
 
 def detect_converter(path: Union[str, os.PathLike]) -> str:
@@ -66,40 +67,12 @@ def detect_converter(path: Union[str, os.PathLike]) -> str:
         "'.ckpt' or a GeoCLIP '.pth' file; pass converter='csp'|'satclip'|'geoclip' explicitly")
 
 
-def convert(path: Union[str, os.PathLike], converter: Optional[str] = None
+def convert(path: Union[str, os.PathLike], converter: Optional[str] = None, *, source: Optional[str] = None
             ) -> "tuple[LocationEncoderConfig, dict[str, Tensor]]":
-    """Convert a foreign checkpoint; ``converter`` defaults to ``detect_converter(path)``."""
-    return get_converter(converter or detect_converter(path))(path)
+    """Convert a foreign checkpoint; ``converter`` defaults to ``detect_converter(path)``.
 
-
-def build_model(config: "LocationEncoderConfig", state: "dict[str, Tensor]", source: Any = "<converted>",
-                cls: Any = None) -> Any:
-    """``cls(config)`` with ``state`` loaded strictly, in eval mode (errors name ``source``)."""
-    if cls is None:
-        from ..encoders.model import LocationEncoder as cls  # noqa: N813
-    model = cls(config)
-    expected = model.state_dict()
-    mismatch = describe_state_mismatch(state, expected, limit=6)
-    if mismatch:
-        raise WeightsError(f"{source}: converted weights do not fit the rebuilt architecture "
-                           f"({config.position_encoder} + {config.network}): {mismatch}. "
-                           "This is a converter bug or an unsupported variant; please report it.")
-    model.load_state_dict({k: v.to(expected[k].dtype) if v.is_floating_point() else v
-                           for k, v in state.items()}, strict=True)
-    model.eval()
-    return model
-
-
-def convert_to_directory(path: Union[str, os.PathLike], out_dir: Union[str, os.PathLike],
-                         converter: Optional[str] = None, spec: Any = None) -> Path:
-    """Convert ``path`` and write ``config.json`` + ``model.safetensors`` + ``README.md`` into ``out_dir``.
-
-    Every file is written atomically. Returns ``out_dir``.
+    ``source`` names the file in errors (default: ``path``), e.g. ``"model_dir.zip#<member>"`` for a
+    member extracted to a temporary file.
     """
-    config, state = convert(path, converter)
-    model = build_model(config, state, source=path)
-    model.pretrained_spec = spec
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    return out
+    name = converter or detect_converter(path)
+    return get_converter(name)(path, source=source)

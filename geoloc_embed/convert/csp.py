@@ -35,24 +35,23 @@ Family notes (csp-spec.md section 9):
   Dropout(0.5) fixed in its ResLayers).
 * ``NeRF``: always 16 levels, whatever ``params['frequency_num']`` says (TorchSpatial never forwards it).
 
-``parse_model_file_name`` decodes the hyperparameters encoded in the original file names (the
-authors' ``make_model_file_param_args`` layout) so they can be cross-checked against ``params``.
+``parse_model_file_name`` (``geoloc_embed.convert.csp_names``) decodes the hyperparameters encoded in the
+original file names (the authors' ``make_model_file_param_args`` layout) so they can be cross-checked
+against ``params``.
 """
 
-import contextlib
 import logging
 import os
-import pickle
 import re
-import zipfile
-from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 import torch
 from torch import Tensor
 
-from ..config import LocationEncoderConfig
-from ..errors import WeightsError
+from ..config import LocationEncoderConfig, network_config, position_encoder_config
+from ..errors import ConfigError, WeightsError
+from .csp_names import ENCODER_TYPES, UNSUPPORTED_ENCODER_TYPES, parse_model_file_name
+from .unpickle import load_weights_only
 
 __all__ = [
     "convert",
@@ -61,112 +60,45 @@ __all__ = [
     "parse_model_file_name",
     "ENCODER_TYPES",
     "UNSUPPORTED_ENCODER_TYPES",
-    "feature_dim",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: ``params['spa_enc_type']`` (both the CSP/Sphere2Vec and the TorchSpatial spelling) -> our family.
-ENCODER_TYPES: dict[str, str] = {
-    "gridcell": "grid",
-    "gridcellnorm": "grid",  # converts to radians after the PE: identical to gridcell (csp-spec 1.3)
-    "Space2Vec-grid": "grid",
-    "theory": "theory",
-    "Space2Vec-theory": "theory",
-    "sphere": "sphere-c",
-    "Sphere2Vec-sphereC": "sphere-c",
-    "spheregrid": "sphere-c-plus",
-    "Sphere2Vec-sphereC+": "sphere-c-plus",
-    "spheremixscale": "sphere-m",
-    "Sphere2Vec-sphereM": "sphere-m",
-    "spheregridmixscale": "sphere-m-plus",
-    "Sphere2Vec-sphereM+": "sphere-m-plus",
-    "dft": "dfs",
-    "Sphere2Vec-dfs": "dfs",
-    "rff": "rff",
-    "xyz": "xyz",
-    "NeRF": "nerf",
-    "nerf": "nerf",
-    "geo_net_fft": "wrap",
-    "wrap_ffn": "wrap",
-    "geo_net": "wrap",
-    "wrap": "wrap",
-    "tile_ffn": "tile",
-}
-
-#: Encoder types that exist upstream but cannot be rebuilt from a checkpoint, with the reason.
-UNSUPPORTED_ENCODER_TYPES: dict[str, str] = {
-    "rbf": ("rbf encoders cannot be rebuilt from the checkpoint: their anchors are indices into the "
-            "training set (params['rbf_anchor_pt_ids']) and the training locations are not in the file"),
-    "Siren(SH)": ("TorchSpatial's Siren(SH) checkpoints are not supported by this converter; use the SatCLIP "
-                  "converter for spherical-harmonics + SIREN models"),
-}
-
 #: Networks for encoder types that do not use the CSP FFN.
 _FCNET_TYPES = ("geo_net", "wrap")
 
-#: numpy objects some TorchSpatial files (rbf) pickle inside ``params``; allowed under their pickled
-#: names, inside a ``safe_globals`` context only (csp-spec.md section 9 item 15).
-def _numpy_allow_list() -> list[Any]:
-    import numpy as np
-
-    allowed: list[Any] = [np.dtype]
-    try:
-        from numpy._core.multiarray import scalar  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core.multiarray import scalar  # type: ignore[no-redef]
-    allowed.append((scalar, "numpy.core.multiarray.scalar"))
-    dtypes = getattr(np, "dtypes", None)
-    if dtypes is not None and hasattr(dtypes, "Int64DType"):
-        allowed.append(dtypes.Int64DType)
-    return allowed
-
-
 # --------------------------------------------------------------------------- loading
-def load_checkpoint(path: Union[str, os.PathLike]) -> dict[str, Any]:
-    """Load a CSP/TorchSpatial ``.pth.tar`` without executing pickled code.
+def load_checkpoint(path: Union[str, os.PathLike], *, source: Optional[str] = None) -> dict[str, Any]:
+    """Load a CSP/TorchSpatial ``.pth.tar`` without executing pickled code (``load_weights_only``).
 
-    Returns the checkpoint dict (with at least ``state_dict`` and ``params``).
+    Returns the checkpoint dict (with at least ``state_dict`` and ``params``); ``source`` names the file
+    in errors (default: ``path``).
 
     Raises:
         WeightsError: unreadable/truncated file, disallowed pickled objects, or not a checkpoint of
             this format. The message names the file and the fix.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path} does not exist or is not a file")
-    try:
-        scoped = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5; never global state
-        with scoped(_numpy_allow_list()) if scoped is not None else contextlib.nullcontext():
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((line for line in first if "GLOBAL" in line or "Unsupported" in line), first[0] if first else "")
-        raise WeightsError(
-            f"{path} contains pickled Python objects that geoloc_embed refuses to load ({detail.strip()}); "
-            "only tensors, plain containers and a few numpy scalars are allowed, because loading anything "
-            "else would execute code from the file. If you trust the file, re-save it as "
-            "torch.save({'state_dict': ..., 'params': ...}) with plain values.") from exc
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError, IndexError,
-            AttributeError, TypeError) as exc:
-        raise WeightsError(
-            f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {str(exc)[:200]}); "
-            "the file is probably truncated or corrupted: download it again (and check its sha256)") from exc
+    label = source or str(path)
+    obj = load_weights_only(path, source=label)
     if not isinstance(obj, Mapping) or "state_dict" not in obj or "params" not in obj:
-        kind = type(obj).__name__ if not isinstance(obj, Mapping) else f"dict with keys {sorted(obj)[:8]}"
+        kind = type(obj).__name__ if not isinstance(obj, Mapping) else f"dict with keys {sorted(map(str, obj))[:8]}"
         raise WeightsError(
-            f"{path} is not a CSP/TorchSpatial checkpoint: expected a dict with 'state_dict' and 'params' "
+            f"{label} is not a CSP/TorchSpatial checkpoint: expected a dict with 'state_dict' and 'params' "
             f"(as written by the authors' save_model), got a {kind}. For a geoloc_embed model directory use "
             "LocationEncoder.from_pretrained(dir); for SatCLIP/GeoCLIP files use their converters.")
     if not isinstance(obj["state_dict"], Mapping) or not isinstance(obj["params"], Mapping):
-        raise WeightsError(f"{path}: 'state_dict' and 'params' must both be dicts")
+        raise WeightsError(f"{label}: 'state_dict' and 'params' must both be dicts")
     return dict(obj)
 
 
-def convert(path: Union[str, os.PathLike]) -> tuple[LocationEncoderConfig, dict[str, Tensor]]:
-    """Convert a CSP/TorchSpatial ``.pth.tar`` file to ``(config, state_dict)`` for ``LocationEncoder``."""
-    checkpoint = load_checkpoint(path)
-    return convert_checkpoint(checkpoint, source=str(path))
+def convert(path: Union[str, os.PathLike], *, source: Optional[str] = None
+            ) -> tuple[LocationEncoderConfig, dict[str, Tensor]]:
+    """Convert a CSP/TorchSpatial ``.pth.tar`` file to ``(config, state_dict)`` for ``LocationEncoder``.
+
+    ``source`` names the file in errors (default: ``path``; e.g. ``"model_dir.zip#<member>"``).
+    """
+    label = source or str(path)
+    return convert_checkpoint(load_checkpoint(path, source=label), source=label)
 
 
 # --------------------------------------------------------------------------- state dict
@@ -192,30 +124,23 @@ def _layer_indices(state: Mapping[str, Tensor], pattern: str) -> list[int]:
     return sorted(found)
 
 
-def feature_dim(family: str, config: LocationEncoderConfig) -> Optional[int]:
-    """Width of the position-encoder output for ``family`` (None when it comes from the weights)."""
-    s = config.frequency_num
-    return {
-        "grid": 4 * s,
-        "theory": 6 * s,
-        "sphere-c": 3 * s,
-        "sphere-c-plus": 6 * s,
-        "sphere-m": 5 * s,
-        "sphere-m-plus": 8 * s,
-        "dfs": 4 * s * s + 4 * s,
-        "xyz": 3,
-        "nerf": 6 * config.nerf_levels,
-        "wrap": 4,
-        "rff": s,
-        "tile": getattr(config, "tile_embed_dim", None),
-    }.get(family)
-
-
 def _param(params: Mapping[str, Any], *names: str, default: Any = None) -> Any:
     for name in names:
         if name in params and params[name] is not None:
             return params[name]
     return default
+
+
+def _flag(params: Mapping[str, Any], name: str, default: bool, source: str) -> bool:
+    """A boolean argparse flag: a bool, or the authors' "T"/"F" strings (never truthiness of a string)."""
+    value = _param(params, name, default=default)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("t", "true"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("f", "false"):
+        return False
+    raise WeightsError(f"{source}: params[{name!r}] = {value!r} is not a boolean (expected True/False or 'T'/'F')")
 
 
 def convert_checkpoint(checkpoint: Mapping[str, Any], source: str = "<checkpoint>"
@@ -234,12 +159,13 @@ def convert_checkpoint(checkpoint: Mapping[str, Any], source: str = "<checkpoint
     state = {k: v for k, v in state.items() if not k.startswith(_DROPPED_PREFIXES)}
 
     out: dict[str, Tensor] = {}
-    fields: dict[str, Any] = {"position_encoder": family}
+    net_fields: dict[str, Any] = {}
+    num_classes = 0
     consumed: set[str] = set()
 
     if "class_emb.weight" in state:
         out["class_head.weight"] = state["class_emb.weight"]
-        fields["num_classes"] = int(state["class_emb.weight"].shape[0])
+        num_classes = int(state["class_emb.weight"].shape[0])
         consumed.add("class_emb.weight")
     if "class_emb.bias" in state:
         raise WeightsError(f"{source}: class_emb has a bias; CSP class heads are bias-free and this variant "
@@ -250,12 +176,12 @@ def convert_checkpoint(checkpoint: Mapping[str, Any], source: str = "<checkpoint
     uses_fcnet = enc_type in _FCNET_TYPES and ("feats.0.weight" in state or not any(
         k.startswith("spa_enc.ffn.") for k in state))
     if uses_fcnet:
-        in_dim, embed_dim = _map_fcnet(state, out, consumed, fields, source)
-        fields["network"] = "fcnet"
+        in_dim, embed_dim = _map_fcnet(state, out, consumed, net_fields, source)
+        network = "fcnet"
     else:
-        in_dim, embed_dim = _map_ffn(state, out, consumed, fields, params, source)
-        fields["network"] = "csp-ffn"
-    fields["embed_dim"] = embed_dim
+        in_dim, embed_dim = _map_ffn(state, out, consumed, net_fields, params, source)
+        network = "csp-ffn"
+    net_fields["embed_dim"] = embed_dim
 
     # position-encoder tensors (rff dirvec/shift, tile embedding)
     for key, value in state.items():
@@ -268,17 +194,18 @@ def convert_checkpoint(checkpoint: Mapping[str, Any], source: str = "<checkpoint
         raise WeightsError(f"{source}: unexpected tensors for a {enc_type!r} encoder: {leftover[:8]}; this "
                            "checkpoint variant is not supported by the CSP converter")
 
-    fields.update(_family_fields(family, enc_type, params, state, in_dim, source))
+    pe_fields = _family_fields(family, enc_type, params, state, in_dim, source)
     try:
-        config = LocationEncoderConfig(**fields)
-    except Exception as exc:  # ConfigError: re-raise naming the file
+        config = LocationEncoderConfig(position_encoder=position_encoder_config(family, **pe_fields),
+                                       network=network_config(network, **net_fields), num_classes=num_classes)
+    except ConfigError as exc:  # re-raise naming the file
         raise WeightsError(f"{source}: cannot build a config from params ({exc})") from exc
 
-    expected = feature_dim(family, config)
-    if expected is not None and expected != in_dim:
+    expected = config.position_encoder.feature_dim
+    if expected != in_dim:
         raise WeightsError(
             f"{source}: the first layer takes {in_dim} features but a {family!r} encoder with these params "
-            f"produces {expected} (frequency_num={config.frequency_num}); params and weights disagree")
+            f"produces {expected} ({config.position_encoder}); params and weights disagree")
     if embed_dim != _param(params, "num_filts", default=embed_dim):
         logger.warning("%s: embedding size from the weights (%d) differs from params['num_filts'] (%s); "
                        "using the weights", source, embed_dim, params.get("num_filts"))
@@ -317,8 +244,8 @@ def _map_ffn(state: Mapping[str, Tensor], out: dict[str, Tensor], consumed: set[
         hidden_dim=hidden[0] if hidden else int(_param(params, "hidden_dim", default=512)),
         activation=str(_param(params, "spa_f_act", default="relu")).lower(),
         dropout=float(_param(params, "dropout", default=0.5)),
-        use_layernorm=has_ln[0] if has_ln else bool(_param(params, "use_layn", default=True)),
-        skip_connection=bool(_param(params, "skip_connection", default=True)),
+        use_layernorm=has_ln[0] if has_ln else _flag(params, "use_layn", True, source),
+        skip_connection=_flag(params, "skip_connection", True, source),
     )
     return int(weights[0].shape[1]), int(weights[-1].shape[0])
 
@@ -339,9 +266,9 @@ def _map_fcnet(state: Mapping[str, Tensor], out: dict[str, Tensor], consumed: se
                 key = f"feats.{k}.{theirs}.{part}"
                 out[f"network.blocks.{n}.{ours}.{part}"] = state[key]
                 consumed.add(key)
-    # geo_prior's ResLayer hard-codes ReLU and nn.Dropout() (p = 0.5) whatever params say.
-    fields.update(num_hidden_layers=len(blocks), hidden_dim=int(state["feats.0.weight"].shape[0]),
-                  activation="relu", dropout=0.5)
+    # geo_prior's ResLayer hard-codes ReLU and nn.Dropout() (p = 0.5) whatever params say; the width
+    # (feats.0's output) is the embedding size.
+    fields.update(num_hidden_layers=len(blocks), activation="relu", dropout=0.5)
     return int(state["feats.0.weight"].shape[1]), int(state["feats.0.weight"].shape[0])
 
 
@@ -385,127 +312,5 @@ def _family_fields(family: str, enc_type: str, params: Mapping[str, Any], state:
             tile_size = float(max(map_range[1] - map_range[0], map_range[3] - map_range[2]))
         else:
             tile_size = float(_param(params, "tile_size", default=1.0))
-        embed_field = ("tile_embed_dim" if "tile_embed_dim" in LocationEncoderConfig.__dataclass_fields__
-                       else "frequency_num")
-        fields.update(map_range=map_range, tile_size=tile_size, **{embed_field: int(weight.shape[1])})
+        fields.update(map_range=map_range, tile_size=tile_size, tile_embed_dim=int(weight.shape[1]))
     return fields
-
-
-# --------------------------------------------------------------------------- file names
-_ACTIVATION_NAMES = ("leakyrelu", "relu", "gelu", "sigmoid", "tanh")
-_UNSUPER_LOSSES = ("l2regress", "imgcontlossnolocneg", "imgcontlosssimcse", "imgcontloss", "contsoftmaxsym",
-                   "contsoftmax")
-
-
-def _float(token: str) -> float:
-    return float(token)
-
-
-def parse_model_file_name(name: Union[str, os.PathLike]) -> dict[str, Any]:
-    """Decode the hyperparameters that the authors' ``make_model_file_param_args`` put in a file name.
-
-    Layout: ``model_<dataset>_<spa_enc_type>_[<cnn_model>_]<lr>_<frequency_num>_<min_radius>_[<max_radius>_]
-    <num_hidden_layer>_<hidden_dim>[_BATCH<b>][_EMB<d>][_<rff sigma>|_<rbf anchors>_<rbf sigma>]
-    [_DROPOUT<p>][_WDECAY<w>][_<act>[_UNSUPER-<loss>_<unsuper_lr>...|_<loss>_ratio<r>_<unsuper_lr>...]]``.
-    Absent ``_BATCH``/``_EMB``/``_DROPOUT`` tags mean 1024 / 256 / 0.5. A TorchSpatial fixture prefix
-    ``<encoder folder>__`` is ignored.
-
-    Returns a dict with the keys it could decode (names as in ``params``).
-    """
-    base = Path(name).name
-    if "__" in base:
-        base = base.split("__", 1)[1]
-    for suffix in (".pth.tar", ".log", ".tar", ".pth"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-            break
-    if not base.startswith("model_"):
-        raise ValueError(f"{name!r} is not a CSP/TorchSpatial model file name (must start with 'model_')")
-    rest = base[len("model_"):]
-    enc = None
-    for candidate in sorted(set(ENCODER_TYPES) | set(UNSUPPORTED_ENCODER_TYPES), key=len, reverse=True):
-        match = re.search(rf"(?:^|_){re.escape(candidate)}_", rest)
-        if match:
-            enc = candidate
-            dataset = rest[: match.start()]
-            tokens = rest[match.end():].split("_")
-            break
-    if enc is None:
-        raise ValueError(f"no known encoder type in {name!r}")
-    out: dict[str, Any] = {"dataset": dataset, "spa_enc_type": enc, "batch_size": 1024, "num_filts": 256,
-                           "dropout": 0.5}
-    i = 0
-    if tokens and not re.fullmatch(r"[0-9.]+", tokens[0]):  # cnn model name, e.g. inception_v3
-        j = 0
-        while j < len(tokens) and not re.fullmatch(r"\d+\.\d+", tokens[j]):
-            j += 1
-        out["cnn_model"] = "_".join(tokens[:j])
-        i = j
-    out["lr"] = _float(tokens[i])
-    out["frequency_num"] = int(tokens[i + 1])
-    out["min_radius"] = _float(tokens[i + 2])
-    i += 3
-    if "." in tokens[i]:
-        out["max_radius"] = _float(tokens[i])
-        i += 1
-    out["num_hidden_layer"] = int(tokens[i])
-    out["hidden_dim"] = int(tokens[i + 1])
-    i += 2
-    while i < len(tokens):
-        tok = tokens[i]
-        if tok.startswith("BATCH"):
-            out["batch_size"] = int(tok[5:])
-        elif tok.startswith("EMB"):
-            out["num_filts"] = int(tok[3:])
-        elif tok.startswith("DROPOUT"):
-            out["dropout"] = _float(tok[7:])
-        elif tok.startswith("WDECAY"):
-            out["weight_decay"] = _float(tok[6:])
-        elif enc == "rff" and re.fullmatch(r"\d+\.\d", tok) and "rbf_kernel_size" not in out:
-            out["rbf_kernel_size"] = _float(tok)
-        elif enc == "rbf" and re.fullmatch(r"\d+", tok) and "num_rbf_anchor_pts" not in out:
-            out["num_rbf_anchor_pts"] = int(tok)
-            out["rbf_kernel_size"] = _float(tokens[i + 1])
-            i += 1
-        elif tok in _ACTIVATION_NAMES:
-            out["spa_f_act"] = tok
-            _parse_loss_tag(tokens[i + 1:], out)
-            break
-        else:
-            raise ValueError(f"cannot decode token {tok!r} in {name!r}")
-        i += 1
-    out.setdefault("spa_f_act", "relu")  # supervised names omit the default activation
-    out.setdefault("unsuper_loss", "none")
-    return out
-
-
-def _parse_loss_tag(tokens: list[str], out: dict[str, Any]) -> None:
-    if not tokens:
-        return
-    i = 0
-    if tokens[0].startswith("UNSUPER-"):
-        out["unsuper_loss"] = tokens[0][len("UNSUPER-"):]
-        out["unsupervised_checkpoint"] = True
-        i = 1
-    else:
-        out["unsuper_loss"] = tokens[0]
-        out["unsupervised_checkpoint"] = False
-        i = 1
-        if i < len(tokens) and tokens[i].startswith("ratio"):
-            out["train_sample_ratio"] = _float(tokens[i][5:])
-            i += 1
-    loss = out["unsuper_loss"]
-    if i < len(tokens):
-        out["unsuper_lr"] = _float(tokens[i])
-        i += 1
-    if loss in ("imgcontloss", "imgcontlosssimcse", "contsoftmax", "contsoftmaxsym") and i + 1 < len(tokens):
-        out["rand_sample_weight"] = _float(tokens[i])
-        out["num_neg_rand_loc"] = int(tokens[i + 1])
-        i += 2
-        if loss in ("imgcontlosssimcse", "contsoftmax", "contsoftmaxsym") and i < len(tokens):
-            out["simcse_weight"] = _float(tokens[i])
-            i += 1
-            if "contsoftmax" in loss and i + 2 < len(tokens) and tokens[i].startswith("TMP"):
-                out["unsuper_temp_inbatch"] = _float(tokens[i][3:])
-                out["unsuper_temp_negloc"] = _float(tokens[i + 1])
-                out["unsuper_temp_simcse"] = _float(tokens[i + 2])

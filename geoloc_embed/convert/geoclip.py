@@ -13,7 +13,7 @@ The file is a plain state dict (27 float32 tensors, 9,449,472 values) of GeoCLIP
 the tensors (branch count, feature count, widths, depth) and checked; sigmas are inferred from
 the ``b`` matrices (GeoCLIP's 2**0, 2**4, 2**8 when they match within sampling error).
 
-The file is read with ``torch.load(weights_only=True)``: no pickled code runs, and no
+The file is read with ``geoloc_embed.convert.unpickle.load_weights_only``: no pickled code runs, and no
 ``import geoclip`` happens (that would import ``transformers``).
 """
 
@@ -22,13 +22,14 @@ import os
 import re
 from importlib import metadata
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import torch
 from torch import Tensor
 
-from ..config import LocationEncoderConfig
-from ..errors import WeightsError
+from ..config import EqualEarthRFFConfig, LocationEncoderConfig, MLPConfig
+from ..errors import ConfigError, WeightsError
+from .unpickle import load_weights_only
 
 __all__ = ["GEOCLIP_SIGMAS", "WEIGHTS_RELPATH", "convert", "convert_state_dict", "find_geoclip_weights"]
 
@@ -111,34 +112,28 @@ def convert_state_dict(state: "dict[str, Tensor]", source: str = "<state dict>"
         if len(entries) != expected_keys:
             raise WeightsError(f"{source}: GeoCLIP branch {i} has {len(entries)} tensors, expected {expected_keys}")
     sigmas = tuple(_infer_sigma(state[f"LocEnc{i}.capsule.0.b"]) for i in range(num_branches))
-    config = LocationEncoderConfig(
-        position_encoder="equal-earth-rff",
-        rff_sigmas=sigmas,
-        rff_features=features,
-        network="mlp",
-        hidden_dim=hidden_dim,
-        num_hidden_layers=num_hidden,
-        activation="relu",
-        dropout=0.0,
-        embed_dim=embed_dim,
-        use_layernorm=False,
-        skip_connection=False,
-    )
+    try:
+        config = LocationEncoderConfig(
+            position_encoder=EqualEarthRFFConfig(rff_sigmas=sigmas, rff_features=int(features)),
+            network=MLPConfig(hidden_dim=int(hidden_dim), num_hidden_layers=num_hidden, activation="relu",
+                              dropout=0.0, embed_dim=int(embed_dim)),
+        )
+    except ConfigError as exc:
+        raise WeightsError(f"{source}: cannot build a config from the weights' shapes ({exc})") from exc
     return config, {k: v.detach().clone() for k, v in out.items()}
 
 
-def convert(path: Union[str, "os.PathLike[str]"]) -> "tuple[LocationEncoderConfig, dict[str, Tensor]]":
+def convert(path: Union[str, "os.PathLike[str]"], *, source: Optional[str] = None
+            ) -> "tuple[LocationEncoderConfig, dict[str, Tensor]]":
     """Read GeoCLIP's ``location_encoder_weights.pth`` (weights only) and convert it.
 
     Returns ``(config, state_dict)``; ``LocationEncoder(config).load_state_dict(state_dict)`` works
     strictly. The model takes canonical (lon, lat) degrees (GeoCLIP's (lat, lon) swap is internal).
+    ``source`` names the file in errors (default: ``path``).
     """
     path = Path(path)
+    label = source or str(path)
     if not path.is_file():
-        raise WeightsError(f"GeoCLIP weights not found at {path}; install the wheel (`pip install geoclip`) "
+        raise WeightsError(f"GeoCLIP weights not found at {label}; install the wheel (`pip install geoclip`) "
                            "or pass the path of location_encoder_weights.pth")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unpickling failure means "not a plain state dict"
-        raise WeightsError(f"{path}: cannot read as a weights-only PyTorch state dict ({exc})") from exc
-    return convert_state_dict(state, source=str(path))
+    return convert_state_dict(load_weights_only(path, source=label), source=label)

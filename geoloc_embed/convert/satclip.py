@@ -17,50 +17,29 @@ convention), ``legendre_polys`` -> ``sh_degree``, ``capacity`` -> ``hidden_dim``
 ``num_hidden_layers``, ``embed_dim``. SatCLIP's ``get_neural_network`` builds ``SirenNet`` with its
 defaults: w0 = 1, w0_initial = 30, dropout on (p = 0.5).
 
-The file is read with ``torch.load(weights_only=True)`` plus the small explicit allow-list
-``SAFE_GLOBALS`` (harmless value types that Lightning checkpoints may contain); no pickled code
-runs. The tensors keep the checkpoint's dtype (float64 for SatCLIP).
+The file is read with ``geoloc_embed.convert.unpickle.load_weights_only`` (``torch.load(weights_only=True)``
+with the package's one allow-list, which has the harmless value types Lightning checkpoints hold); no
+pickled code runs. The tensors keep the checkpoint's dtype (float64 for SatCLIP).
 """
 
-import argparse
 import os
-import pathlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
-import torch
 from torch import Tensor
 
-from ..config import LocationEncoderConfig
-from ..errors import WeightsError
+from ..config import LocationEncoderConfig, SirenConfig, SphericalHarmonicsConfig
+from ..errors import ConfigError, WeightsError
+from .unpickle import load_weights_only
 
-__all__ = ["LOCATION_PREFIXES", "SAFE_GLOBALS", "convert", "convert_checkpoint"]
+__all__ = ["LOCATION_PREFIXES", "convert", "convert_checkpoint"]
 
 #: Key prefixes of the location network, in order of preference.
 LOCATION_PREFIXES = ("model.location.nnet.", "model.nnet.")
 
-#: Extra classes the weights-only unpickler may rebuild: plain value containers only, none of
-#: which runs code on construction.
-SAFE_GLOBALS: tuple[Any, ...] = (argparse.Namespace, pathlib.PosixPath, pathlib.WindowsPath,
-                                 pathlib.PurePosixPath, pathlib.PureWindowsPath)
-
 _NET_KEY = re.compile(r"^(layers\.\d+|last_layer)\.(weight|bias)$")
-
-
-def _load(path: Path) -> Any:
-    try:
-        scope = getattr(torch.serialization, "safe_globals", None)  # torch >= 2.5
-        if scope is None:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        with scope(list(SAFE_GLOBALS)):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # report any unpickling failure the same way
-        raise WeightsError(
-            f"{path}: cannot read as a weights-only checkpoint ({exc}). geoloc_embed never unpickles "
-            "arbitrary objects; if this is a genuine SatCLIP checkpoint that needs another harmless "
-            "type, please report it") from exc
 
 
 def _hparam(hparams: Mapping[str, Any], name: str, source: str) -> Any:
@@ -131,31 +110,29 @@ def convert_checkpoint(checkpoint: Mapping[str, Any], source: str = "<checkpoint
                                f"hyper_parameters (legendre_polys={legendre_polys}, capacity={capacity}, "
                                f"embed_dim={embed_dim})")
 
-    config = LocationEncoderConfig(
-        position_encoder="spherical-harmonics",
-        sh_degree=legendre_polys,
-        network="siren",
-        hidden_dim=capacity,
-        num_hidden_layers=num_hidden_layers,
-        embed_dim=embed_dim,
-        siren_w0=1.0,
-        siren_w0_initial=30.0,
-        dropout=0.5,
-        activation="sine",
-        use_layernorm=False,
-        skip_connection=False,
-    )
+    try:
+        # SatCLIP's SirenNet: w0 = 1, w0_initial = 30, dropout=True (p = 0.5), as in satclip/location_encoder.py
+        config = LocationEncoderConfig(
+            position_encoder=SphericalHarmonicsConfig(sh_degree=legendre_polys),
+            network=SirenConfig(hidden_dim=capacity, num_hidden_layers=num_hidden_layers, embed_dim=embed_dim,
+                                siren_w0=1.0, siren_w0_initial=30.0, dropout=0.5),
+        )
+    except ConfigError as exc:
+        raise WeightsError(f"{source}: cannot build a config from hyper_parameters ({exc})") from exc
     return config, {f"network.{k}": v.detach().clone() for k, v in net.items()}
 
 
-def convert(path: Union[str, "os.PathLike[str]"]) -> "tuple[LocationEncoderConfig, dict[str, Tensor]]":
+def convert(path: Union[str, "os.PathLike[str]"], *, source: Optional[str] = None
+            ) -> "tuple[LocationEncoderConfig, dict[str, Tensor]]":
     """Read a SatCLIP ``.ckpt`` (weights only) and convert its location encoder.
 
     Returns ``(config, state_dict)``; ``LocationEncoder(config).load_state_dict(state_dict)`` works
-    strictly. The model takes canonical (lon, lat) degrees, as SatCLIP does.
+    strictly. The model takes canonical (lon, lat) degrees, as SatCLIP does. ``source`` names the file
+    in errors (default: ``path``).
     """
     path = Path(path)
+    label = source or str(path)
     if not path.is_file():
-        raise WeightsError(f"SatCLIP checkpoint not found at {path}; download e.g. satclip-vit16-l40.ckpt from "
+        raise WeightsError(f"SatCLIP checkpoint not found at {label}; download e.g. satclip-vit16-l40.ckpt from "
                            "the Hugging Face repo microsoft/SatCLIP-ViT16-L40 and pass its path")
-    return convert_checkpoint(_load(path), source=str(path))
+    return convert_checkpoint(load_weights_only(path, source=label), source=label)

@@ -1,15 +1,17 @@
 """Networks that turn position-encoder features into embeddings, and their registry.
 
-Every network is built as ``build_network(config, in_dim)`` and maps (N, in_dim) -> (N, out_dim).
+Every network is built from its typed config as ``build_network(config, in_dim)`` (config: a
+``geoloc_embed.config.NetworkConfig`` such as ``CSPFFNConfig``) and maps (N, in_dim) -> (N, out_dim).
 """
 
-from typing import Callable
+from typing import Any, Callable, Union
 
 import torch
 from torch import Tensor, nn
 
-from ..config import LocationEncoderConfig
+from ..config import CSPFFNConfig, FCNetConfig, LocationEncoderConfig, MLPConfig, NetworkConfig
 from ..errors import ConfigError
+from ._inplace import may_overwrite
 
 __all__ = [
     "make_activation",
@@ -22,12 +24,16 @@ __all__ = [
     "BranchSum",
 ]
 
-NetworkBuilder = Callable[[LocationEncoderConfig, int], nn.Module]
+NetworkBuilder = Callable[[Any, int], nn.Module]
 _REGISTRY: dict[str, NetworkBuilder] = {}
 
 
 def register_network(name: str) -> Callable[[NetworkBuilder], NetworkBuilder]:
-    """Decorator: register ``builder(config, in_dim) -> nn.Module`` (with an ``out_dim`` attribute)."""
+    """Decorator: register ``builder(config, in_dim) -> nn.Module`` (with an ``out_dim`` attribute).
+
+    ``name`` is the ``NetworkConfig.name`` of the config class the builder takes (registered with
+    ``geoloc_embed.config.register_network_config``).
+    """
 
     def decorator(builder: NetworkBuilder) -> NetworkBuilder:
         if name in _REGISTRY:
@@ -43,13 +49,18 @@ def list_networks() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build_network(config: LocationEncoderConfig, in_dim: int) -> nn.Module:
-    """Instantiate the network named by ``config.network`` for ``in_dim`` input features."""
+def build_network(config: Union[NetworkConfig, LocationEncoderConfig], in_dim: int) -> nn.Module:
+    """Instantiate the network of a typed network config (or of a model config's ``network``) for ``in_dim`` inputs."""
+    if isinstance(config, LocationEncoderConfig):
+        config = config.network
+    if not isinstance(config, NetworkConfig):
+        raise TypeError(f"build_network needs a NetworkConfig (e.g. CSPFFNConfig()), got {type(config).__name__}")
     try:
-        builder = _REGISTRY[config.network]
+        builder = _REGISTRY[config.name]
     except KeyError:
         raise ConfigError(
-            f"unknown network {config.network!r}; choose one of {', '.join(list_networks())}"
+            f"no network is registered for {config.name!r} (its config class is); "
+            f"built networks: {', '.join(list_networks())}"
         ) from None
     return builder(config, in_dim)
 
@@ -90,9 +101,14 @@ class _CSPLayer(nn.Module):
         self.layernorm = nn.LayerNorm(out_dim, eps=1e-5) if layernorm else None
 
     def forward(self, x: Tensor) -> Tensor:
+        """(N, in_dim) -> (N, out_dim). One code path: the activation (built in place for leakyrelu
+        and relu by ``make_activation``) acts on the Linear's fresh output, and when autograd does not
+        record (``may_overwrite``) the residual is added into that output too (one temporary fewer);
+        the values are the same either way. ``nn.LayerNorm`` has no public in-place form and allocates."""
         out = self.dropout(self.activation(self.linear(x)))
         if self.residual:
-            out = out + x
+            inplace = may_overwrite(x, self.linear.weight, self.linear.bias)
+            out = torch.add(out, x, out=out if inplace else None)
         if self.layernorm is not None:
             out = self.layernorm(out)
         return out
@@ -127,7 +143,7 @@ class CSPFeedForward(nn.Module):
 
 
 @register_network("csp-ffn")
-def _build_csp_ffn(config: LocationEncoderConfig, in_dim: int) -> nn.Module:
+def _build_csp_ffn(config: CSPFFNConfig, in_dim: int) -> nn.Module:
     return CSPFeedForward(in_dim, config.hidden_dim, config.embed_dim, config.num_hidden_layers,
                           config.activation, config.dropout, config.use_layernorm, config.skip_connection)
 
@@ -170,7 +186,7 @@ class FCNet(nn.Module):
 
 
 @register_network("fcnet")
-def _build_fcnet(config: LocationEncoderConfig, in_dim: int) -> nn.Module:
+def _build_fcnet(config: FCNetConfig, in_dim: int) -> nn.Module:
     return FCNet(in_dim, config.embed_dim, config.num_hidden_layers, config.activation, config.dropout)
 
 
@@ -200,7 +216,7 @@ class MLP(nn.Module):
 
 
 @register_network("mlp")
-def _build_mlp(config: LocationEncoderConfig, in_dim: int) -> nn.Module:
+def _build_mlp(config: MLPConfig, in_dim: int) -> nn.Module:
     return MLP(in_dim, config.hidden_dim, config.embed_dim, config.num_hidden_layers,
                config.activation, config.dropout)
 

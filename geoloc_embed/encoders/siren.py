@@ -22,20 +22,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import LocationEncoderConfig
+from ..config import SirenConfig
 from ..errors import ConfigError
+from ._inplace import may_overwrite
 from .networks import register_network
 
 __all__ = ["SirenLayer", "SirenNet"]
 
 #: SatCLIP's constant c in the hidden-layer init bound sqrt(c / in) / w0 (SIREN paper: c = 6).
 _SIREN_C = 6.0
-
-
-def _is_compiling() -> bool:
-    """``torch.compiler.is_compiling()`` where it exists (torch >= 2.3), else False."""
-    is_compiling = getattr(torch.compiler, "is_compiling", None)
-    return bool(is_compiling()) if is_compiling is not None else False
 
 
 class SirenLayer(nn.Module):
@@ -68,30 +63,21 @@ class SirenLayer(nn.Module):
             self.bias.uniform_(-bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        """(N, in_dim) -> (N, out_dim): ``sin(w0 * dropout(x W^T + b))``.
+
+        One code path. When autograd does not record (``may_overwrite``) dropout, the w0 scaling and
+        sin overwrite the fresh Linear output (two (N, out_dim) temporaries fewer); the kernels and
+        therefore the values are the same either way, and ``x`` is never written.
+        """
+        inplace = may_overwrite(x, self.weight, self.bias)
         out = F.linear(x, self.weight, self.bias)
-        if not self._records_autograd(x):
-            # Nothing to differentiate (inference, no_grad): the same kernels in place on the fresh
-            # linear output, two (N, out_dim) temporaries fewer per layer; bitwise the same values.
-            if self.dropout > 0 and self.training:
-                F.dropout(out, p=self.dropout, training=True, inplace=True)
-            if self.activation:
-                if self.w0 != 1.0:
-                    out.mul_(self.w0)
-                out.sin_()
-            return out
         if self.dropout > 0:
-            out = F.dropout(out, p=self.dropout, training=self.training)
+            out = F.dropout(out, p=self.dropout, training=self.training, inplace=inplace)
         if not self.activation:
             return out
-        return torch.sin(out if self.w0 == 1.0 else self.w0 * out)  # 1.0 * out == out exactly
-
-    def _records_autograd(self, x: Tensor) -> bool:
-        """True when autograd records this call, or when it is traced or compiled (export keeps
-        the out-of-place ops)."""
-        if torch.jit.is_tracing() or torch.jit.is_scripting() or _is_compiling():
-            return True
-        return torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad
-                                            or self.bias.requires_grad)
+        if self.w0 != 1.0:  # 1.0 * out == out exactly: skip the pass
+            out = torch.mul(out, self.w0, out=out if inplace else None)
+        return torch.sin(out, out=out if inplace else None)
 
     def extra_repr(self) -> str:
         return (f"in_dim={self.in_dim}, out_dim={self.out_dim}, w0={self.w0}, dropout={self.dropout}, "
@@ -123,6 +109,6 @@ class SirenNet(nn.Module):
 
 
 @register_network("siren")
-def _build_siren(config: LocationEncoderConfig, in_dim: int) -> nn.Module:
+def _build_siren(config: SirenConfig, in_dim: int) -> nn.Module:
     return SirenNet(in_dim, config.hidden_dim, config.embed_dim, config.num_hidden_layers,
                     w0=config.siren_w0, w0_initial=config.siren_w0_initial, dropout=config.dropout)

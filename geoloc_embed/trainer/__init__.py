@@ -7,10 +7,16 @@ Submodules are light to import; the public names:
 * data: ``GeoDataset``, ``load_csp_split``, ``load_arrays``, ``load_parquet``,
   ``ClassBalancedSampler``, ``stratified_subset``
 * configs: ``PretrainConfig``, ``FinetuneConfig``, ``EvalConfig``, ``DataConfig``
-* loops: ``pretrain``, ``finetune``, ``evaluate``, ``run_evaluate``
+* loops: ``pretrain``, ``finetune``, ``evaluate``, ``run_evaluate``; ``StopTraining``
+* checkpoints: ``CheckpointError`` (a damaged/foreign ``checkpoint.pt``)
 * CLI: ``geoloc_embed.trainer.cli.register(subparsers)``
+
+The machinery (one concept each): ``devices`` (device, ``amp`` precision), ``distributed``,
+``checkpoint``, ``metrics``, ``dropout``, ``runtime`` (optimizer, model wrapping), ``loop``
+(``TrainLoop``); ``engine`` re-exports them under the historical name.
 """
 
+from .checkpoint import CheckpointError
 from .config import (
     DataConfig,
     EvalConfig,
@@ -28,9 +34,9 @@ from .data import (
     load_parquet,
     stratified_subset,
 )
-from .engine import StopTraining
 from .evaluate import evaluate, run_evaluate
 from .finetune import finetune
+from .loop import StopTraining
 from .losses import LossTerms, mc_loss, mse_loss, nce_loss, presence_absence_loss
 from .pretrain import ImageLocationModel, pretrain
 from .samplers import build_negative_sampler, sample_sphericalold, sample_uniform_sphere
@@ -42,4 +48,5 @@ __all__ = [
     "ClassBalancedSampler", "stratified_subset",
     "DataConfig", "PretrainConfig", "FinetuneConfig", "EvalConfig", "load_config", "apply_overrides",
     "pretrain", "finetune", "evaluate", "run_evaluate", "ImageLocationModel", "StopTraining",
+    "CheckpointError",
 ]

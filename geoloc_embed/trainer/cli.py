@@ -126,8 +126,8 @@ def _run(args: argparse.Namespace) -> int:
     elif command == "finetune":
         from .finetune import finetune
 
-        res = finetune(cfg)
-        _print({"output_dir": str(res.output_dir), "model": str(res.output_dir / "model"), "metrics": res.metrics})
+        ft = finetune(cfg)
+        _print({"output_dir": str(ft.output_dir), "model": str(ft.output_dir / "model"), "metrics": ft.metrics})
     else:
         from .evaluate import run_evaluate
 

@@ -1,9 +1,13 @@
 """Run configurations: one JSON-able dataclass per run, saved beside every checkpoint.
 
-``PretrainConfig``, ``FinetuneConfig`` and ``EvalConfig`` share ``DataConfig`` and the
-``LocationEncoderConfig`` fields under ``model``. Keys starting with "_" (e.g. "_notes") are
+``PretrainConfig`` and ``FinetuneConfig`` share ``DataConfig`` and the location-encoder architecture
+under ``model``: an architecture name (``"csp-grid"``), ``{"architecture": name, **overrides}``, a
+format-2 ``LocationEncoderConfig`` dict or an old flat (format-1) dict
+(``geoloc_embed.architectures.resolve_model_config``). It is stored as the explicit format-2 dict, so
+a saved ``train_config.json`` pins the architecture. Keys starting with "_" (e.g. "_notes") are
 comments and ignored; any other unknown key is an error. ``apply_overrides`` sets dotted fields
-from strings (CLI flags), parsing them as JSON when possible.
+from strings (CLI flags), parsing them as JSON when possible (``model.dropout`` is routed to the
+sub-config with that field; ``model.network.dropout`` names it).
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, TypeVar, Union
+from typing import Any, Mapping, Optional, TypeVar, Union, cast
 
+from ..architectures import resolve_model_config
 from ..config import LocationEncoderConfig
 from ..errors import ConfigError
 
@@ -71,7 +76,10 @@ class _RunConfig:
     output_dir: checkpoint.pt, train_config.json, metrics.csv/jsonl and the exported model/.
     seed: model init, dropout (seed + rank), epoch orders and negatives derive from it.
     device: "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
-    amp: "none" | "bf16" | "fp16" autocast on GPU (fp16 with a GradScaler); ignored on CPU.
+    amp: "none" (float32) | "bf16" (bfloat16 autocast of the forward pass, on CUDA and on CPU: the
+        encoder, projection and class-head matmuls in bf16, the loss, parameters and Adam state
+        in float32; fast only on GPUs and on CPUs with AVX512-BF16/AMX) | "fp16" (float16 autocast
+        with a GradScaler, CUDA only: on CPU it runs float32). See ``geoloc_embed.trainer.devices``.
     compile: wrap the model in ``torch.compile``.
     epochs, max_steps (0 = no limit; stops early with a checkpoint), batch_size (global under
         DDP), drop_last, lr, weight_decay (Adam).
@@ -102,7 +110,7 @@ class _RunConfig:
     resume: bool = False
     fast_cpu_dropout: bool = True
     data: DataConfig = field(default_factory=DataConfig)
-    model: dict = field(default_factory=dict)
+    model: Union[dict, str] = field(default_factory=dict)
 
     def validate(self) -> None:
         def fail(msg: str) -> None:
@@ -125,13 +133,15 @@ class _RunConfig:
             fail(f"model: {exc}")
 
     def model_config(self) -> LocationEncoderConfig:
-        return LocationEncoderConfig.from_dict(self.model)
+        return resolve_model_config(self.model)
 
     def __post_init__(self) -> None:
         if isinstance(self.data, Mapping):
             self.data = _from_dict(DataConfig, self.data)
-        if isinstance(self.model, LocationEncoderConfig):
-            self.model = self.model.to_dict()
+        try:
+            self.model = resolve_model_config(self.model).to_dict()
+        except ConfigError as exc:
+            raise ConfigError(f"{type(self).__name__}: model: {exc}") from exc
         for name in ("temperatures", "mc_weights", "nce_weights", "neg_bbox", "topk"):
             if isinstance(getattr(self, name, None), list):
                 setattr(self, name, tuple(getattr(self, name)))
@@ -265,7 +275,7 @@ class EvalConfig:
 def _from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
+    known = {f.name for f in dataclasses.fields(cast(Any, cls))}
     clean = {k: v for k, v in data.items() if not str(k).startswith("_")}
     unknown = sorted(set(clean) - known)
     if unknown:

@@ -5,7 +5,9 @@
 * fused: argmax_y P_img(y | I) * s(e(x) . T_y); samples without a location use P_img alone and
   count in the denominator (the authors' ``eval_remove_invalid=False``).
 
-Samples with an unknown label (< 0) are left out of every count.
+The fusion and the top-k rule (ties: lower class index first) are ``geoloc_embed.prior.fuse`` and
+``geoloc_embed.prior.topk_counts``, the functions users call. Samples with an unknown label (< 0)
+are left out of every count.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch import Tensor
 
 from ..encoders.model import LocationEncoder
 from ..io import atomic_write_text
+from ..prior import fuse, topk_counts
 from .config import EvalConfig, config_to_dict
 from .data import GeoDataset, load_dataset
 from .engine import resolve_device
@@ -27,13 +30,11 @@ __all__ = ["evaluate", "run_evaluate", "topk_correct", "load_encoder"]
 
 
 def topk_correct(scores: Tensor, labels: Tensor, ks: Sequence[int]) -> dict[int, int]:
-    """Number of rows whose label is among the top-k scores, for each k in ``ks``."""
-    if scores.shape[0] == 0:
-        return {k: 0 for k in ks}
-    kmax = min(max(ks), scores.shape[1])
-    top = scores.topk(kmax, dim=1).indices
-    hit = top == labels[:, None]
-    return {k: int(hit[:, :min(k, kmax)].any(dim=1).sum()) for k in ks}
+    """Number of rows whose label is among the top-k scores, for each k in ``ks``.
+
+    Kept for compatibility: ``geoloc_embed.prior.topk_counts`` (ties: lower class index first).
+    """
+    return topk_counts(scores, labels, ks)
 
 
 @torch.no_grad()
@@ -69,21 +70,28 @@ def evaluate(model: LocationEncoder, data: GeoDataset, *, batch_size: int = 8192
             valid = ~torch.isnan(locs).any(dim=1)
             n_lab += int(idx.shape[0])
             n_loc += int(valid.sum())
+            vd = valid.to(dev)
             prior = None
             if bool(valid.any()):
                 logits = model.class_logits(model(locs[valid].to(dev)))
-                prior = torch.sigmoid(logits.float())
-                for k, c in topk_correct(prior, labels[valid.to(dev)], topk).items():
+                prior = torch.sigmoid(logits.float())  # the same values as LocationEncoder.prior
+                bad = int(torch.isnan(prior).any(dim=1).sum())
+                if bad:
+                    raise ValueError(f"the location encoder's class scores are NaN for {bad} of {prior.shape[0]} "
+                                     "locations: its weights are probably NaN (a diverged training run: check the "
+                                     "loss in metrics.jsonl)")
+                for k, c in topk_counts(prior, labels[vd], topk).items():
                     acc["location"][k] += c
-            if has_img:
-                p_img = data.image_probs_rows(idx).to(dev)
-                for k, c in topk_correct(p_img, labels, topk).items():
+            rows = data.image_probs_rows(idx) if has_img else None
+            if rows is not None:
+                p_img = rows.to(dev)
+                for k, c in topk_counts(p_img, labels, topk).items():
                     acc["image"][k] += c
-                fused = p_img.clone()
+                prior_rows = torch.full_like(p_img, float("nan"), dtype=torch.float32)
                 if prior is not None:
-                    vd = valid.to(dev)
-                    fused[vd] = p_img[vd] * prior
-                for k, c in topk_correct(fused, labels, topk).items():
+                    prior_rows[vd] = prior
+                fused = fuse(p_img, prior_rows, image="probs", has_location=vd)
+                for k, c in topk_counts(fused, labels, topk).items():
                     acc["fused"][k] += c
     finally:
         if model_dev != dev:

@@ -17,27 +17,24 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from ..architectures import resolve_model_config
 from ..encoders.model import LocationEncoder
+from ..errors import ConfigError
 from ..io import atomic_write_text
+from .checkpoint import CHECKPOINT_NAME, CheckpointError, load_checkpoint
 from .config import FinetuneConfig, config_to_dict
 from .data import GeoDataset, load_dataset, stratified_subset
-from .engine import (
-    CHECKPOINT_NAME,
-    TrainLoop,
-    init_distributed,
-    load_checkpoint,
-    make_adam,
-    prepare_run_model,
-    resolve_device,
-    restore_dropout,
-    rows,
-)
+from .devices import full_precision, resolve_device
+from .distributed import DistContext, init_distributed
+from .dropout import restore_dropout
 from .evaluate import evaluate
+from .loop import TrainLoop
 from .losses import LossTerms, presence_absence_loss
 from .pretrain import _place, make_epoch_order
+from .runtime import make_adam, prepare_run_model, rows
 from .samplers import build_negative_sampler
 
-__all__ = ["ClassifierModel", "FinetuneResult", "finetune", "load_for_finetuning"]
+__all__ = ["ClassifierModel", "FinetuneResult", "finetune", "load_for_finetuning", "build_finetune_step"]
 
 logger = logging.getLogger("geoloc_embed.trainer")
 
@@ -61,23 +58,27 @@ class FinetuneResult:
     metrics: Optional[dict]
 
 
-def load_for_finetuning(pretrained: str, num_classes: int, model_fields: Optional[dict] = None
+def load_for_finetuning(pretrained: str, num_classes: int, model_fields: Any = None
                         ) -> tuple[LocationEncoder, Optional[dict]]:
     """(encoder with a fresh ``num_classes`` head, pre-training checkpoint or None).
 
     ``pretrained`` is a pre-training output dir (weights read from its ``checkpoint.pt``), a
-    model dir, a registered name, or "" (a new encoder from ``model_fields``).
+    model dir, a registered name, or "" (a new encoder from ``model_fields``: any form
+    ``geoloc_embed.architectures.resolve_model_config`` takes).
     """
-    from ..config import LocationEncoderConfig
-
     if not pretrained:
-        cfg = LocationEncoderConfig.from_dict(model_fields or {}).replace(num_classes=num_classes)
+        cfg = resolve_model_config(model_fields or {}).replace(num_classes=num_classes)
         return LocationEncoder(cfg), None
     p = Path(pretrained)
     ckpt = None
     if p.is_dir() and (p / CHECKPOINT_NAME).is_file():
-        ckpt = load_checkpoint(p / CHECKPOINT_NAME)
-        base_cfg = LocationEncoderConfig.from_dict(ckpt["config"]["model"])
+        path = p / CHECKPOINT_NAME
+        ckpt = load_checkpoint(path, hint=f"re-run the pre-training into {p}, or point pretrained (--pretrained) "
+                                          f"at its exported encoder {p / 'model'}")
+        try:
+            base_cfg = resolve_model_config(ckpt["config"]["model"])
+        except ConfigError as exc:
+            raise CheckpointError(f"trainer checkpoint {path}: its model architecture is invalid ({exc})") from None
         state = {k[len("loc_enc."):]: v for k, v in ckpt["model"].items() if k.startswith("loc_enc.")}
     else:
         from .evaluate import load_encoder
@@ -109,9 +110,40 @@ def _carry_optimizer_state(optimizer: torch.optim.Optimizer, model: nn.Module, c
     return carried
 
 
+def build_finetune_step(cfg: FinetuneConfig, model: nn.Module, tensors: dict[str, Tensor], device: torch.device,
+                        dist_ctx: DistContext, neg_sampler: Any, neg_gen: torch.Generator
+                        ) -> Callable[[Tensor, int], LossTerms]:
+    """The step function: (rank-local index batch, epoch) -> presence-absence ``LossTerms``.
+
+    ``model`` maps (M, 2) lon/lat to (M, Q) class logits (``ClassifierModel``); ``tensors`` holds
+    "locations" (N, 2) and "labels" (N,). One forward over the batch and one background location
+    per example (drawn for the global batch, each rank keeping its slice); the loss in float32.
+    """
+    world, rank = dist_ctx.world_size, dist_ctx.rank
+
+    def step(idx: Tensor, epoch: int) -> LossTerms:
+        n = idx.shape[0]
+        x = rows(tensors["locations"], idx, device)
+        y = rows(tensors["labels"], idx, device)
+        neg = neg_sampler(n * world, neg_gen)[rank * n:(rank + 1) * n]
+        logits = model(torch.cat([x, neg]))
+        with full_precision(device):  # the loss in float32, also under bf16 autocast
+            at_x, at_neg = logits.float().split(n)  # one split: its backward fills one buffer, not two
+            return presence_absence_loss(at_x, at_neg, y, pos_weight=cfg.pos_weight,
+                                         rand_sample_weight=cfg.rand_sample_weight)
+
+    return step
+
+
 def finetune(config: FinetuneConfig, *, train_data: Optional[GeoDataset] = None,
              val_data: Optional[GeoDataset] = None, callbacks: Sequence[Callable[..., Any]] = ()) -> FinetuneResult:
-    """Fine-tune per ``config``; export ``output_dir/model`` (with class head) and ``eval.json``."""
+    """Fine-tune per ``config``; export ``output_dir/model`` (with class head) and ``eval.json``.
+
+    ``amp="bf16"`` autocasts the encoder and class head to bfloat16 (CUDA or CPU); the
+    presence-absence loss is computed in float32, parameters and Adam state stay float32.
+    Resuming (``resume=True``) or starting from a pre-training directory reads its
+    ``checkpoint.pt`` with ``load_checkpoint`` (a damaged file raises ``CheckpointError``).
+    """
     cfg = config
     dist_ctx = init_distributed(cfg.device)
     try:
@@ -120,14 +152,16 @@ def finetune(config: FinetuneConfig, *, train_data: Optional[GeoDataset] = None,
         data_spec = config_to_dict(cfg.data)
         if train_data is None:
             train_data = load_dataset(data_spec, "train", load_features=False)
-        if train_data.labels is None:
+        labels = train_data.labels
+        if labels is None:
             raise ValueError("fine-tuning needs class labels")
-        valid = train_data.valid_location_mask() & (train_data.labels >= 0)
+        valid = train_data.valid_location_mask() & (labels >= 0)
         if not bool(valid.all()):
             train_data = train_data.subset(torch.nonzero(valid).flatten())
+            labels = labels[valid]
         num_classes = cfg.data.num_classes or train_data.num_classes
         cache_dir = train_data.meta.get("dir") if train_data.meta.get("source") == "csp" else cfg.output_dir
-        subset = stratified_subset(train_data.labels, cfg.train_sample_ratio, seed=cfg.subset_seed,
+        subset = stratified_subset(labels, cfg.train_sample_ratio, seed=cfg.subset_seed,
                                    cache_dir=cache_dir if cfg.train_sample_ratio < 1 else None)
         labelled = train_data.subset(subset)
         logger.info("fine-tuning on %d of %d labelled samples (ratio %.3f)", len(labelled), len(train_data),
@@ -144,16 +178,7 @@ def finetune(config: FinetuneConfig, *, train_data: Optional[GeoDataset] = None,
         sampler = build_negative_sampler(cfg.neg_sampler, locations=tensors["locations"], jitter=cfg.neg_jitter,
                                          bbox=cfg.neg_bbox)
         neg_gen = torch.Generator(device=device).manual_seed(cfg.seed + 104_729)
-        world, rank = dist_ctx.world_size, dist_ctx.rank
-
-        def step(idx: Tensor, epoch: int) -> LossTerms:
-            n = idx.shape[0]
-            x = rows(tensors["locations"], idx, device)
-            y = rows(tensors["labels"], idx, device)
-            neg = sampler(n * world, neg_gen)[rank * n:(rank + 1) * n]
-            logits = run_model(torch.cat([x, neg])).float()
-            return presence_absence_loss(logits[:n], logits[n:], y, pos_weight=cfg.pos_weight,
-                                         rand_sample_weight=cfg.rand_sample_weight)
+        step = build_finetune_step(cfg, run_model, tensors, device, dist_ctx, sampler, neg_gen)
 
         if val_data is None:
             try:

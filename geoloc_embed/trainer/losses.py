@@ -12,14 +12,14 @@ Conventions (csp-spec.md section 2, section 3.2 and section 9 item 17):
 * MC ``weights = (alpha1, alpha2)`` and NCE ``weights = (beta1, beta2)`` weight (L, D).
 * Binary cross-entropies are written ``-log(p + 1e-5)``.
 
-Data-parallel training (``geoloc_embed.trainer.engine``) may gather the in-batch candidates from
+Data-parallel training (``geoloc_embed.trainer.distributed``) may gather the in-batch candidates from
 every rank: then ``v`` / ``u2`` (and ``u_all`` for the symmetric term) hold the global batch
 (M >= N rows) and anchor ``i`` of this rank matches global row ``offset + i``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+from typing import Any, NamedTuple, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -75,6 +75,11 @@ def _local(x: Tensor, offset: int, n: int) -> Tensor:
     return x if x.shape[0] == n and offset == 0 else x[offset:offset + n]
 
 
+def _similarities(a: Tensor, b: Tensor, tau: float) -> Tensor:
+    """(a @ b.T) / tau for (N, d) a and (M, d) b, dividing the N x d side (N*d, not N*M, divisions)."""
+    return (a if tau == 1.0 else a / tau) @ b.T
+
+
 def mc_loss(
     u: Tensor,
     u2: Optional[Tensor],
@@ -118,13 +123,13 @@ def mc_loss(
     vn = l2_normalize(v)
     target = torch.arange(offset, offset + n, device=u.device)
 
-    logits_b = un @ vn.T / tau0
+    logits_b = _similarities(un, vn, tau0)
     loss_b = F.cross_entropy(logits_b, target)
     if symmetric:
         if v.shape[0] != n and u_all is None:
             raise ValueError("symmetric MC with gathered candidates needs u_all (the gathered u)")
         ua = un if u_all is None else l2_normalize(u_all)
-        loss_b = loss_b + F.cross_entropy(_local(vn, offset, n) @ ua.T / tau0, target)
+        loss_b = loss_b + F.cross_entropy(_similarities(_local(vn, offset, n), ua, tau0), target)
 
     zero = logits_b.new_zeros(())
     loss_l = zero
@@ -135,13 +140,15 @@ def mc_loss(
         negn = l2_normalize(neg_u)
         pos = (un * v_local).sum(-1, keepdim=True)                 # (N, 1)
         neg = torch.einsum("ncd,nd->nc", negn, v_local)             # (N, C)
-        logits_l = torch.cat([pos, neg], dim=1) / tau1
+        logits_l = torch.cat([pos, neg], dim=1)
+        if tau1 != 1.0:
+            logits_l = logits_l / tau1
         loss_l = F.cross_entropy(logits_l, torch.zeros(n, dtype=torch.long, device=u.device))
 
     loss_d = zero
     if u2 is not None:
         _check(u, u2, "u2")
-        logits_d = un @ l2_normalize(u2).T / tau2
+        logits_d = _similarities(un, l2_normalize(u2), tau2)
         loss_d = F.cross_entropy(logits_d, target)
 
     total = loss_b + alpha1 * loss_l + alpha2 * loss_d
@@ -213,6 +220,42 @@ def mse_loss(decoded: Tensor, features: Tensor) -> LossTerms:
     return LossTerms(loss, loss, zero, zero)
 
 
+class _PresenceAbsenceMean(torch.autograd.Function):
+    """mean over (N, Q) of -log(1 - s(z) + eps), entries (i, labels[i]) replaced by weight * -log(s(z) + eps).
+
+    One autograd node instead of the dozen elementwise ones of the plain formula: the forward
+    keeps only s(z), and the backward writes d/dz -log(1 - s + eps) = s (1 - s) / (1 - s + eps)
+    and d/dz -log(s + eps) = -s (1 - s) / (s + eps) directly. ``labels=None``: no positives (the
+    background term). Same values as the plain formula (the forward is the same operations).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, z: Tensor, labels: Optional[Tensor], weight: float) -> Tensor:
+        s = torch.sigmoid(z)
+        log_neg = torch.sub(1.0, s).add_(BCE_EPS).log_()          # log(1 - s + eps), (N, Q)
+        rows = None
+        if labels is not None:
+            rows = torch.arange(z.shape[0], device=z.device)
+            log_neg[rows, labels] = weight * torch.log(s[rows, labels] + BCE_EPS)
+        ctx.save_for_backward(s, labels if labels is not None else s.new_empty(0, dtype=torch.long))
+        ctx.has_labels, ctx.weight = labels is not None, weight
+        return log_neg.mean().neg()
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Optional[Tensor], None, None]:
+        s, labels = ctx.saved_tensors
+        one_minus = torch.sub(1.0, s)
+        grad = s * one_minus
+        if ctx.has_labels:
+            rows = torch.arange(s.shape[0], device=s.device)
+            s_pos = s[rows, labels]
+            pos_grad = -ctx.weight * grad[rows, labels] / (s_pos + BCE_EPS)
+        grad.div_(one_minus.add_(BCE_EPS))
+        if ctx.has_labels:
+            grad[rows, labels] = pos_grad
+        return grad.mul_(grad_out / s.numel()), None, None
+
+
 def presence_absence_loss(
     logits_pos: Tensor,
     logits_neg: Optional[Tensor],
@@ -243,15 +286,12 @@ def presence_absence_loss(
                          f"{tuple(labels.shape)}")
     n, q = logits_pos.shape
     weight = float(q if pos_weight is None else pos_weight)
-    p = torch.sigmoid(logits_pos)
     labels = labels.to(device=logits_pos.device, dtype=torch.long)
-    onehot = torch.zeros_like(p, dtype=torch.bool).scatter_(1, labels[:, None], True)
-    loss_mat = torch.where(onehot, weight * neg_log(p), neg_log(1.0 - p))
-    loss_obs = loss_mat.mean()
+    loss_obs = _PresenceAbsenceMean.apply(logits_pos, labels, weight)
     loss_bg = loss_obs.new_zeros(())
     if logits_neg is not None:
         if logits_neg.shape != logits_pos.shape:
             raise ValueError(f"logits_neg {tuple(logits_neg.shape)} must match logits_pos {(n, q)}")
-        loss_bg = neg_log(1.0 - torch.sigmoid(logits_neg)).mean()
+        loss_bg = _PresenceAbsenceMean.apply(logits_neg, None, 0.0)
     total = loss_obs + float(rand_sample_weight) * loss_bg
     return LossTerms(total, loss_obs, loss_bg, loss_obs.new_zeros(()))

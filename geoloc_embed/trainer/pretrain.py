@@ -19,20 +19,12 @@ from torch import Tensor, nn
 from ..encoders.model import LocationEncoder
 from .config import PretrainConfig, config_to_dict
 from .data import ClassBalancedSampler, GeoDataset, load_dataset
-from .engine import (
-    DistContext,
-    TrainLoop,
-    epoch_generator,
-    full_precision,
-    gather_with_grad,
-    init_distributed,
-    make_adam,
-    prepare_run_model,
-    resolve_device,
-    restore_dropout,
-    rows,
-)
+from .devices import full_precision, resolve_device
+from .distributed import DistContext, gather_with_grad, init_distributed
+from .dropout import restore_dropout
+from .loop import TrainLoop
 from .losses import LossTerms, mc_loss, mse_loss, nce_loss
+from .runtime import epoch_generator, make_adam, prepare_run_model, rows
 from .samplers import build_negative_sampler
 
 __all__ = ["ImageLocationModel", "PretrainResult", "pretrain", "make_epoch_order", "build_pretrain_step"]
@@ -92,8 +84,8 @@ class PretrainResult:
 
 def make_epoch_order(data: GeoDataset, cfg: Any) -> Callable[[int], Tensor]:
     """epoch -> global row order: class-balanced (``cfg.balanced`` and labels) or a permutation."""
-    balanced = cfg.balanced and data.labels is not None
-    sampler = ClassBalancedSampler(data.labels, cfg.max_per_class) if balanced else None
+    labels = data.labels
+    sampler = ClassBalancedSampler(labels, cfg.max_per_class) if cfg.balanced and labels is not None else None
     n = len(data)
 
     def order(epoch: int) -> Tensor:
@@ -146,11 +138,12 @@ def build_pretrain_step(cfg: PretrainConfig, model: nn.Module, tensors: dict[str
 
     def _loss(out: dict, n: int) -> LossTerms:
         emb = out["loc"].float()
-        u = emb[:n]
         if not contrastive:
             return mse_loss(out["decoded"][:n].float(), out["features"].float())
-        neg_u = emb[n:n + num_neg * n].view(num_neg, n, -1).transpose(0, 1) if num_neg else None
-        u2 = emb[n + num_neg * n:] if use_d else None
+        # one split (its backward writes the three gradients into one buffer) rather than three slices
+        u, neg_rows, u2_rows = torch.split(emb, [n, num_neg * n, n if use_d else 0])
+        neg_u = neg_rows.view(num_neg, n, -1).transpose(0, 1) if num_neg else None
+        u2 = u2_rows if use_d else None
         v = out["img"].float()
         offset, u_all = 0, None
         if gather:
@@ -177,14 +170,15 @@ def pretrain(config: PretrainConfig, *, train_data: Optional[GeoDataset] = None,
     ``train_config.json``, ``metrics.csv``/``metrics.jsonl`` and the location encoder as
     ``output_dir/model`` (``LocationEncoder.from_pretrained(output_dir / "model")`` loads it).
     Under ``torchrun`` it trains with DDP (gloo on CPU, NCCL on GPU); ``batch_size`` is global.
+    ``amp="bf16"`` autocasts the forward pass (location encoder and projection W) to bfloat16 on
+    CUDA or CPU; the loss is computed in float32 from ``.float()`` embeddings and the parameters
+    and Adam state stay float32 (``geoloc_embed.trainer.devices``).
     """
     cfg = config
     dist_ctx = init_distributed(cfg.device)
     try:
         device = resolve_device(cfg.device, dist_ctx.local_rank)
         torch.manual_seed(cfg.seed + dist_ctx.rank)  # dropout stream (per rank)
-        if cfg.amp != "none" and device.type != "cuda":
-            logger.info("amp=%s ignored on %s (autocast is GPU-only here)", cfg.amp, device)
         if train_data is None:
             train_data = load_dataset(config_to_dict(cfg.data), "train", load_features=True)
         if train_data.features is None:
@@ -194,7 +188,7 @@ def pretrain(config: PretrainConfig, *, train_data: Optional[GeoDataset] = None,
             train_data = train_data.subset(torch.nonzero(valid).flatten())
         loc_enc = loc_encoder if loc_encoder is not None else LocationEncoder(cfg.model_config())
         feature_dim = cfg.feature_dim or (train_data.feature_dim if image_encoder is None else 0)
-        if image_encoder is not None and not feature_dim:
+        if image_encoder is not None and not feature_dim and train_data.features is not None:
             with torch.no_grad():
                 image_encoder.eval()
                 feature_dim = int(image_encoder(train_data.features[:1]).flatten(1).shape[1])

@@ -1,6 +1,7 @@
 """Negative-location samplers: (n, generator) -> (n, 2) [lon, lat] degrees, on the generator's device.
 
-* ``uniform``: uniform on the sphere (the default): lon = 360 u - 180, lat = asin(2 v - 1).
+* ``uniform``: uniform on the sphere (the default): lon = 360 u - 180, lat = asin(2 v - 1), drawn by
+  :func:`geoloc_embed.coords.sample_uniform_sphere` (the package's one uniform sampler, re-exported here).
 * ``sphericalold``: the authors' elliptical sampler used by both CSP scripts (csp-spec.md section
   2.4), for faithful reproduction: a, b ~ U(-1, 1), theta = pi (b + 1), r = sqrt(1 - a^2),
   lon = 180 r cos(theta), lat = 90 r sin(theta). Never falls outside (lon/180)^2 + (lat/90)^2 <= 1.
@@ -19,6 +20,8 @@ from typing import Any, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
+
+from ..coords import sample_uniform_sphere
 
 __all__ = [
     "NegativeSampler",
@@ -40,15 +43,6 @@ def _rand(n: int, k: int, generator: Optional[torch.Generator], device: Any, dty
     if generator is not None:
         device = generator.device
     return torch.rand((n, k), generator=generator, device=device, dtype=dtype)
-
-
-def sample_uniform_sphere(n: int, *, generator: Optional[torch.Generator] = None,
-                          dtype: torch.dtype = torch.float32, device: Any = None) -> Tensor:
-    """(n, 2) [lon, lat] degrees uniform on the sphere's surface."""
-    r = _rand(n, 2, generator, device, dtype)
-    lon = r[:, 0] * 360.0 - 180.0
-    lat = torch.asin((2.0 * r[:, 1] - 1.0).clamp_(-1.0, 1.0)) * _RAD2DEG
-    return torch.stack((lon, lat), dim=1)
 
 
 def sample_sphericalold(n: int, *, generator: Optional[torch.Generator] = None,
@@ -84,7 +78,8 @@ class UniformSphereSampler(NegativeSampler):
     name = "uniform"
 
     def sample(self, n: int, generator: Optional[torch.Generator] = None, device: Any = None) -> Tensor:
-        return sample_uniform_sphere(n, generator=generator, device=device)
+        # on the generator's device, like every sampler here (``device`` only without a generator)
+        return sample_uniform_sphere(n, generator=generator, device=device if generator is None else None)
 
 
 class SphericalOldSampler(NegativeSampler):

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
+import torch
 
+from ..coords import sample_uniform_sphere
 from ..io import atomic_path, atomic_write_text
 from .data import csp_paths
 
@@ -20,9 +22,9 @@ __all__ = ["make_synthetic_csp_data", "synthetic_arrays"]
 
 
 def _sphere(rng: np.random.Generator, n: int) -> np.ndarray:
-    lon = rng.uniform(-180, 180, n)
-    lat = np.degrees(np.arcsin(rng.uniform(-1, 1, n)))
-    return np.stack([lon, lat], 1)
+    """(n, 2) float64 [lon, lat] uniform on the sphere, from a torch generator seeded by ``rng``."""
+    generator = torch.Generator().manual_seed(int(rng.integers(0, 2**63)))
+    return sample_uniform_sphere(n, generator=generator, dtype=torch.float64).numpy()
 
 
 def _smooth(loc: np.ndarray) -> np.ndarray:

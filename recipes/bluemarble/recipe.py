@@ -16,19 +16,17 @@ from typing import Any, Callable, Optional, Union
 
 import torch
 
+from geoloc_embed.architectures import resolve_model_config
 from geoloc_embed.config import LocationEncoderConfig
 
 __all__ = ["BLUEMARBLE_RECIPE", "QUICK_RECIPE", "model_config", "run_recipe", "load_recipe"]
 
-#: Architecture: CSP's grid encoder as in the released fMoW checkpoint (csp-spec.md section 1.4):
-#: S = 32 scales, r_max = 360 deg, r_min = 0.1 deg (see its model card for why 0.1), 1 hidden
-#: layer of 512, d = 256, GELU, dropout 0.5, LayerNorm.
+#: Architecture: CSP's grid encoder as in the released fMoW checkpoint (csp-spec.md section 1.4), the
+#: named architecture "csp-grid-gelu": S = 32 scales, r_max = 360 deg, r_min = 0.1 deg (see
+#: docs/bluemarble.md for why 0.1), 1 hidden layer of 512, d = 256, GELU, dropout 0.5, LayerNorm.
+#: A recipe's "model" is anything ``resolve_model_config`` takes (here an architecture name).
 BLUEMARBLE_RECIPE: dict[str, Any] = {
-    "model": {
-        "position_encoder": "grid", "frequency_num": 32, "min_radius": 0.1, "max_radius": 360.0,
-        "network": "csp-ffn", "hidden_dim": 512, "num_hidden_layers": 1, "embed_dim": 256,
-        "activation": "gelu", "dropout": 0.5, "use_layernorm": True, "skip_connection": True,
-    },
+    "model": "csp-grid-gelu",
     "data": {"num_locations": 100_000, "geonames_fraction": 0.5, "geonames_min_population": 5000,
              "geonames_weight_power": 0.5, "geonames_jitter_km": 25.0, "patch_size": 40, "crop": 32},
     "simclr": {"width": 24, "feat_dim": 128, "proj_dim": 64, "batch_size": 256, "steps": 150, "lr": 2e-3,
@@ -45,7 +43,8 @@ QUICK_RECIPE["csp"].update(epochs=2, batch_size=256)
 
 
 def model_config(recipe: dict) -> LocationEncoderConfig:
-    return LocationEncoderConfig(**recipe["model"])
+    """The recipe's location-encoder architecture (its "model": a name, a config dict, ...)."""
+    return resolve_model_config(recipe["model"])
 
 
 def load_recipe(path: Union[str, Path]) -> dict:
@@ -57,7 +56,10 @@ def load_recipe(path: Union[str, Path]) -> dict:
             continue
         if section not in out:
             raise ValueError(f"unknown recipe section {section!r}; known: {', '.join(out)}")
-        out[section].update(values)
+        if section == "model":  # an architecture (name or config), replaced whole, never merged
+            out[section] = values
+        else:
+            out[section].update(values)
     return out
 
 

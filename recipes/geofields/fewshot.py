@@ -29,13 +29,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from geoloc_embed.config import LocationEncoderConfig
+from geoloc_embed.config import FCNetConfig, LocationEncoderConfig, WrapConfig
 from geoloc_embed.encoders.model import LocationEncoder
 
 __all__ = ["task_points", "stratified_subset", "run_fewshot", "format_table", "WRAP_CONFIG", "METHODS"]
 
-WRAP_CONFIG = LocationEncoderConfig(position_encoder="wrap", network="fcnet", embed_dim=256, num_hidden_layers=4,
-                                    activation="relu", dropout=0.5)
+WRAP_CONFIG = LocationEncoderConfig(position_encoder=WrapConfig(),
+                                    network=FCNetConfig(embed_dim=256, num_hidden_layers=4, activation="relu",
+                                                        dropout=0.5))
 METHODS = ("csp-ft", "scratch", "wrap", "csp-linear")
 
 

@@ -11,8 +11,9 @@ from typing import Callable, ClassVar, TypeVar
 import torch
 from torch import Tensor, nn
 
-from ...config import LocationEncoderConfig
+from ...config import LocationEncoderConfig, PositionEncoderConfig
 from ...errors import ConfigError
+from .._inplace import may_overwrite
 
 __all__ = [
     "PositionEncoder",
@@ -43,7 +44,7 @@ class PositionEncoder(nn.Module):
     num_branches: int = 1
     out_dim: int
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: PositionEncoderConfig) -> None:
         super().__init__()
         self.config = config
 
@@ -68,20 +69,6 @@ class PositionEncoder(nn.Module):
                 setattr(self, name, master.to(buffer.device))
         return self
 
-    def forward_into(self, lonlat: Tensor, out: Tensor, workspace: Tensor) -> Tensor:
-        """Inference-only ``forward`` that may write into preallocated memory (no autograd).
-
-        Args:
-            lonlat: (n, 2) [lon, lat] degrees.
-            out: (n, out_dim) buffer in ``lonlat.dtype`` that the result may be written into.
-            workspace: float64 scratch buffer with at least ``n * out_dim`` elements.
-
-        Returns:
-            (n, out_dim) features equal to ``self(lonlat)``: ``out`` itself when the family has
-            an allocation-free path, otherwise a freshly computed tensor (the default).
-        """
-        return self(lonlat)
-
     def extra_repr(self) -> str:
         return f"out_dim={self.out_dim}"
 
@@ -90,7 +77,11 @@ P = TypeVar("P", bound=type[PositionEncoder])
 
 
 def register_position_encoder(name: str) -> Callable[[P], P]:
-    """Class decorator: register a ``PositionEncoder`` subclass under a kebab-case ``name``."""
+    """Class decorator: register a ``PositionEncoder`` subclass under a kebab-case ``name``.
+
+    ``name`` is the family of the config class it is built from (``PositionEncoderConfig.family``,
+    registered with ``geoloc_embed.config.register_position_encoder_config``).
+    """
 
     def decorator(cls: P) -> P:
         if name in _REGISTRY:
@@ -107,14 +98,19 @@ def list_position_encoders() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build_position_encoder(config: LocationEncoderConfig) -> PositionEncoder:
-    """Instantiate the position encoder named by ``config.position_encoder``."""
+def build_position_encoder(config: PositionEncoderConfig | LocationEncoderConfig) -> PositionEncoder:
+    """Instantiate the position encoder of a typed family config (or of a model config's ``position_encoder``)."""
+    if isinstance(config, LocationEncoderConfig):
+        config = config.position_encoder
+    if not isinstance(config, PositionEncoderConfig):
+        raise TypeError(f"build_position_encoder needs a PositionEncoderConfig (e.g. GridConfig()), "
+                        f"got {type(config).__name__}")
     try:
-        cls = _REGISTRY[config.position_encoder]
+        cls = _REGISTRY[config.family]
     except KeyError:
         raise ConfigError(
-            f"unknown position encoder {config.position_encoder!r}; "
-            f"choose one of {', '.join(list_position_encoders())}"
+            f"no position encoder is registered for family {config.family!r} (its config class is); "
+            f"built families: {', '.join(list_position_encoders())}"
         ) from None
     return cls(config)
 
@@ -154,9 +150,8 @@ def sin_cos_interleaved(phase: Tensor, dtype: torch.dtype) -> Tensor:
     """
     if phase.dtype != torch.float64 or dtype == torch.float64 or phase.device.type == "cpu":
         shifted = phase.unsqueeze(-1) + _SIN_COS_SHIFT.to(device=phase.device, dtype=phase.dtype)
-        if not (torch.is_grad_enabled() and shifted.requires_grad):
-            return shifted.sin_().to(dtype)  # in place: one temporary less on the hot path
-        return torch.sin(shifted).to(dtype)
+        # in place on the fresh sum when autograd does not record: one temporary less
+        return torch.sin(shifted, out=shifted if may_overwrite(phase) else None).to(dtype)
     reduced = torch.remainder(phase, TWO_PI).to(dtype).unsqueeze(-1)
     return torch.sin(reduced + _SIN_COS_SHIFT.to(device=phase.device, dtype=dtype))
 

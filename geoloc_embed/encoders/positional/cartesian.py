@@ -5,7 +5,7 @@ import math
 import torch
 from torch import Tensor
 
-from ...config import LocationEncoderConfig
+from ...config import NeRFConfig, XYZConfig
 from .base import PositionEncoder, register_position_encoder, sin_cos
 
 __all__ = ["XYZPositionEncoder", "NeRFPositionEncoder", "unit_sphere_xyz"]
@@ -27,9 +27,9 @@ class XYZPositionEncoder(PositionEncoder):
     lambda, phi are lon, lat in radians; computed in float64, returned in the input dtype.
     """
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: XYZConfig) -> None:
         super().__init__(config)
-        self.out_dim = 3
+        self.out_dim = config.feature_dim
 
     def forward(self, lonlat: Tensor) -> Tensor:
         return unit_sphere_xyz(lonlat).to(lonlat.dtype)
@@ -45,12 +45,12 @@ class NeRFPositionEncoder(PositionEncoder):
     xyz and the phases are computed in float64 (csp-spec.md section 9 item 1).
     """
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: NeRFConfig) -> None:
         super().__init__(config)
         levels = config.nerf_levels
         freqs = math.pi * torch.pow(2.0, torch.arange(levels, dtype=torch.float64))
         self.register_float64_buffer("frequencies", freqs)
-        self.out_dim = 6 * levels
+        self.out_dim = config.feature_dim
 
     def forward(self, lonlat: Tensor) -> Tensor:
         n = lonlat.shape[0]

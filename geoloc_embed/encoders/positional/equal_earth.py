@@ -28,7 +28,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ...config import LocationEncoderConfig
+from ...config import EqualEarthRFFConfig
 from .base import PositionEncoder, register_position_encoder, sin_cos
 
 __all__ = ["EQUAL_EARTH_A", "GEOCLIP_SCALE", "EqualEarthRFFPositionEncoder", "equal_earth_projection"]
@@ -86,7 +86,7 @@ class EqualEarthRFFPositionEncoder(PositionEncoder):
     from N(0, sigma_i**2) for a fresh model and overwritten by pretrained weights.
     """
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: EqualEarthRFFConfig) -> None:
         super().__init__(config)
         self.sigmas = tuple(float(s) for s in config.rff_sigmas)
         self.num_features = config.rff_features
@@ -95,8 +95,8 @@ class EqualEarthRFFPositionEncoder(PositionEncoder):
             generator = torch.Generator().manual_seed(RFF_SEED + i)
             branches.append(_GaussianBranch(torch.randn(self.num_features, 2, generator=generator) * sigma))
         self.branches = nn.ModuleList(branches)
-        self.num_branches = len(self.sigmas)
-        self.out_dim = self.num_branches * 2 * self.num_features
+        self.num_branches = config.num_branches
+        self.out_dim = config.feature_dim
 
     def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
         # ``b`` reaches |b| ~ 1000 for sigma = 256: never let .half()/.bfloat16() round it.

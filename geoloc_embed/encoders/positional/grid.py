@@ -3,7 +3,8 @@
 import torch
 from torch import Tensor
 
-from ...config import LocationEncoderConfig
+from ...config import GridConfig
+from .._inplace import may_overwrite
 from .base import _SIN_COS_SHIFT, PositionEncoder, geometric_frequencies, register_position_encoder, sin_cos_interleaved
 
 __all__ = ["GridPositionEncoder"]
@@ -23,37 +24,35 @@ class GridPositionEncoder(PositionEncoder):
     sin(phase + pi/2) exactly as in ``sin_cos_interleaved``, without a narrow broadcast.
     """
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: GridConfig) -> None:
         super().__init__(config)
         freqs = geometric_frequencies(config.frequency_num, config.min_radius, config.max_radius)
         self.register_float64_buffer("frequencies", freqs)
         # (2S,): [w0, w0, w1, w1, ...] and [0, pi/2, 0, pi/2, ...]
         self.register_float64_buffer("paired_frequencies", freqs.repeat_interleave(2))
         self.register_float64_buffer("paired_shifts", _SIN_COS_SHIFT.repeat(len(freqs)))
-        self.out_dim = 4 * config.frequency_num
+        self.out_dim = config.feature_dim
 
     @staticmethod
     def _reduces_phases(lonlat: Tensor) -> bool:
         """True on accelerators in float32/16: phases reduced mod 2 pi, sin/cos in ``lonlat.dtype``."""
         return lonlat.device.type != "cpu" and lonlat.dtype != torch.float64
 
+    frequencies: Tensor  # buffers registered in __init__ (annotated for type checkers)
+    paired_frequencies: Tensor
+    paired_shifts: Tensor
+
     def forward(self, lonlat: Tensor) -> Tensor:
+        """(N, 2) [lon, lat] degrees -> (N, 4S) features in ``lonlat.dtype``.
+
+        When autograd does not record (``may_overwrite``) sin runs in place on the fresh float64
+        phase tensor; the values are the same either way.
+        """
         n = lonlat.shape[0]
         if self._reduces_phases(lonlat):
             phase = lonlat.to(torch.float64).unsqueeze(-1) * self.frequencies  # (N, 2, S)
             return sin_cos_interleaved(phase, lonlat.dtype).reshape(n, self.out_dim)
         phase = torch.addcmul(self.paired_shifts, lonlat.to(torch.float64).unsqueeze(-1),
                               self.paired_frequencies)  # (N, 2, 2S)
-        if torch.is_grad_enabled() and phase.requires_grad:
-            return torch.sin(phase).to(lonlat.dtype).reshape(n, self.out_dim)
-        return phase.sin_().to(lonlat.dtype).reshape(n, self.out_dim)
-
-    def forward_into(self, lonlat: Tensor, out: Tensor, workspace: Tensor) -> Tensor:
-        if self._reduces_phases(lonlat):
-            return self(lonlat)
-        n = lonlat.shape[0]
-        phase = workspace[: n * self.out_dim].view(n, 2, self.out_dim // 2)
-        torch.addcmul(self.paired_shifts, lonlat.unsqueeze(-1), self.paired_frequencies, out=phase)
-        phase.sin_()
-        out.view(n, 2, self.out_dim // 2).copy_(phase)
-        return out
+        features = torch.sin(phase, out=phase if may_overwrite(lonlat) else None)
+        return features.to(lonlat.dtype).reshape(n, self.out_dim)

@@ -39,18 +39,15 @@ the poles: 1.6e-4 at L = 40). So float32 output is computed in float32 (angles, 
 ``m * phi`` and the longitude factors in float64); float64 is used above
 ``FLOAT32_RECURRENCE_MAX_DEGREES`` only.
 
-Two implementations of the same arithmetic (``_evaluate`` picks one):
-
-* ``_evaluate_inference`` when nothing is differentiated (CPU, float32/float64, ``lonlat`` not
-  requiring grad or grad mode off; the encoder has no parameters, so this includes ordinary
-  training steps): points in cache-sized blocks, preallocated buffers, ``out=``/in-place kernels,
-  and every degree's 2l + 1 rows multiplied straight into the one (L**2, N) output. No
-  (L**2, N) temporaries: on the CPU those cost more in page faults and memory traffic than the
-  arithmetic (at L = 40 the output alone is 6.4 kB per point).
-* ``_evaluate_autograd`` otherwise (``lonlat.requires_grad`` under grad mode, tracing for
-  export, other devices and dtypes): whole batch, out-of-place, differentiable. Same kernels in
-  the same order on each element, so on the CPU both give the same bits (a traced or exported
-  model matches eager inference exactly).
+One implementation (``_evaluate``), blocked: points in cache-sized blocks on the CPU, each degree's
+2l + 1 rows multiplied straight into the one (L**2, N) output. When autograd does not record (grad
+mode off or ``lonlat`` not requiring grad; the encoder has no parameters, so this includes ordinary
+training steps) its kernels write into preallocated buffers (``out=``/in place): no (L**2, N)
+temporaries, which on the CPU cost more in page faults and memory traffic than the arithmetic (at
+L = 40 the output alone is 6.4 kB per point). Otherwise (coordinate gradients, tracing for export,
+compiling) the same kernels run out of place on the whole batch. Each element sees the same
+operations in the same order either way, so both give the same bits (a traced or exported model
+matches eager inference exactly).
 
 SatCLIP's own table evaluates expanded monomials in float64 and loses accuracy with the degree:
 against this recurrence (and scipy) it differs by 5e-12 at L = 10, but at L = 40 by up to 4.5e-5
@@ -60,12 +57,14 @@ The values here are the exact functions SatCLIP's table approximates.
 
 import functools
 import math
+from typing import NamedTuple, Optional
 
 import torch
 from torch import Tensor
 
-from ...config import LocationEncoderConfig
-from .base import PositionEncoder, register_position_encoder, sin_cos
+from ...config import SphericalHarmonicsConfig
+from .._inplace import may_overwrite
+from .base import TWO_PI, PositionEncoder, register_position_encoder
 
 __all__ = [
     "FLOAT32_RECURRENCE_MAX_DEGREES",
@@ -79,16 +78,11 @@ _DEG2RAD = math.pi / 180.0
 #: float64 evaluation < 1e-6 up to L = 150); larger L runs it in float64.
 FLOAT32_RECURRENCE_MAX_DEGREES = 160
 
-#: Largest number of points per block of ``_evaluate_inference``; a block holds about 2**17 / L
-#: points so that the recurrence's buffers stay in the CPU caches (on a 2-core VM 2,000-8,000
-#: points per block are equally fast at L = 40; much smaller blocks pay Python overhead).
-_INFERENCE_BLOCK_MAX = 16384
-
-
-def _is_compiling() -> bool:
-    """``torch.compiler.is_compiling()`` where it exists (torch >= 2.3), else False."""
-    is_compiling = getattr(torch.compiler, "is_compiling", None)
-    return bool(is_compiling()) if is_compiling is not None else False
+#: Points per block of the in-place evaluation on the CPU: about ``_BLOCK_ELEMENTS / L`` (at least
+#: 1024, at most ``_BLOCK_MAX``), so that the recurrence's buffers stay in the CPU caches (on a 2-core
+#: VM 2,000-8,000 points per block are equally fast at L = 40; much smaller blocks pay Python overhead).
+_BLOCK_ELEMENTS = 131072
+_BLOCK_MAX = 16384
 
 
 @functools.lru_cache(maxsize=16)
@@ -148,34 +142,39 @@ def _symmetric(values: Tensor) -> Tensor:
     return torch.cat((values.flip(0)[:-1], values)).unsqueeze(1)
 
 
-def _longitude_factors(lonlat: Tensor, num_degrees: int, diag: Tensor, scale: Tensor,
-                       compute: torch.dtype) -> Tensor:
-    """Unsigned longitude factors, (2L - 1, N) in ``compute``; row L - 1 + m holds, for m = -(L-1)..L-1,
-    sin(|m| phi) (m < 0) or cos(m phi) (m >= 0) times ``scale`` and ``diag[|m|]``.
+class _Tables(NamedTuple):
+    """Constants of one evaluation, on the points' device (``_tables``)."""
 
-    On the CPU the trigonometry and the product run in float64 and are rounded once; elsewhere the
-    phases are reduced in float64 and sin/cos run in ``compute`` (``base.sin_cos``).
-    """
-    L = num_degrees
-    phi = (lonlat[:, 0].to(torch.float64) + 180.0) * _DEG2RAD
-    orders = _symmetric(torch.arange(L, dtype=torch.float64, device=lonlat.device))
+    orders: Tensor          # (2L - 1, 1) float64: |m| of the symmetric rows m = -(L-1)..L-1
+    factor: Tensor          # (2L - 1, 1) float64: longitude scale times diag[|m|]
+    odd_orders: Tensor      # (2L - 1, 1) bool: rows with odd |m|
+    a: list[Tensor]         # per degree l: (l, 1) columns a_lm / g_lm, m = 0..l-1, in the compute dtype
+    c: list[Tensor]         # (l, 1) c_lm / g_lm
+    g: list[Tensor]         # (l, 1) g_lm
+    mirror: list[Tensor]    # (l,) int64 row order l-1..0: maps m = l..1 onto m = -l..-1
+
+
+def _tables(a_g: Tensor, c_g: Tensor, g: Tensor, diag: Tensor, scale: Tensor, compute: torch.dtype) -> _Tables:
+    """``_coefficients`` and ``_longitude_scale`` (float64, on the points' device) cut per degree."""
+    L = diag.shape[0]
+    device = diag.device
+    orders = _symmetric(torch.arange(L, dtype=torch.float64, device=device))
     factor = torch.cat((scale[L:].flip(0), scale[:L])).unsqueeze(1) * _symmetric(diag)
-    phase = orders * phi
-    if lonlat.device.type == "cpu":
-        return (torch.cat((torch.sin(phase[:L - 1]), torch.cos(phase[L - 1:]))) * factor).to(compute)
-    sin, _ = sin_cos(phase[:L - 1], compute)
-    _, cos = sin_cos(phase[L - 1:], compute)
-    return torch.cat((sin, cos)) * factor.to(compute)
+    odd_orders = (torch.arange(2 * L - 1, device=device) - (L - 1)).remainder(2).bool().unsqueeze(1)
+    a_g, c_g, g = a_g.to(compute), c_g.to(compute), g.to(compute)
+    return _Tables(orders, factor, odd_orders, [a_g[l, :l, None] for l in range(L)],
+                   [c_g[l, :l, None] for l in range(L)], [g[l, :l, None] for l in range(L)],
+                   [torch.arange(l - 1, -1, -1, device=device) for l in range(L)])
 
 
 @functools.lru_cache(maxsize=32)
-def _inference_constants(num_degrees: int, dtype: torch.dtype) -> tuple[list, list, list, list]:
-    """``_coefficients`` cut per degree for ``_evaluate_inference`` (CPU, ``dtype``; read-only):
-    a_g, c_g and g as (l, 1) columns, and the row order l-1, ..., 0 (m = l..1 onto m = -l..-1)."""
-    L = num_degrees
-    a_g, c_g, g, _ = (t.to(dtype) for t in _coefficients(L))
-    return ([a_g[l, :l, None].clone() for l in range(L)], [c_g[l, :l, None].clone() for l in range(L)],
-            [g[l, :l, None].clone() for l in range(L)], [torch.arange(l - 1, -1, -1) for l in range(L)])
+def _cached_tables(num_degrees: int, m0_scale: float, compute: torch.dtype, device: torch.device) -> _Tables:
+    """``_tables`` built once per (L, m0 scale, dtype, device): slicing them costs more than a small block."""
+    with torch.inference_mode(False), torch.no_grad():  # ordinary tensors, usable later under autograd
+        a_g, c_g, g, diag = (t.to(device) for t in _coefficients(num_degrees))
+        tables = _tables(a_g, c_g, g, diag, _longitude_scale(num_degrees, m0_scale).to(device), compute)
+        return tables._replace(a=[t.clone() for t in tables.a], c=[t.clone() for t in tables.c],
+                               g=[t.clone() for t in tables.g])
 
 
 def _latitude_terms(lonlat: Tensor, compute: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
@@ -193,125 +192,143 @@ def _latitude_terms(lonlat: Tensor, compute: torch.dtype) -> tuple[Tensor, Tenso
     return (absx - 1.0).to(compute), s, sign
 
 
-def _use_inference_path(lonlat: Tensor, dtype: torch.dtype) -> bool:
-    """True when ``_evaluate_inference`` applies (see the module docstring)."""
-    return (lonlat.device.type == "cpu" and dtype in (torch.float32, torch.float64)
-            and not (torch.is_grad_enabled() and lonlat.requires_grad)
-            and not torch.jit.is_tracing() and not torch.jit.is_scripting()
-            and not _is_compiling())
-
-
 def _compute_dtype(num_degrees: int, dtype: torch.dtype) -> torch.dtype:
     return dtype if (dtype == torch.float64 or num_degrees <= FLOAT32_RECURRENCE_MAX_DEGREES) else torch.float64
 
 
-def _evaluate(lonlat: Tensor, num_degrees: int, a_g: Tensor, c_g: Tensor, g: Tensor, diag: Tensor,
-              scale: Tensor, dtype: torch.dtype) -> Tensor:
-    """(N, L**2) features in ``dtype`` (a transposed view of an (L**2, N) tensor); constant tensors
-    must be on ``lonlat``'s device."""
-    if _use_inference_path(lonlat, dtype):
-        return _evaluate_inference(lonlat, num_degrees, diag, scale, dtype)
-    return _evaluate_autograd(lonlat, num_degrees, a_g, c_g, g, diag, scale, dtype)
+class _Workspace:
+    """Buffers of the in-place evaluation for blocks of up to ``block`` points, and their views.
+
+    ``phase`` (float64) and ``even``, ``odd``, ``qa``, ``qb`` (compute dtype) have the 2L - 1
+    symmetric rows m = -(L-1)..L-1; ``e`` and ``coef`` have L rows m = 0..L-1. Degree l writes the
+    rows m = -l..l of ``qb`` (l odd) or ``qa`` (l even) and reads the other one's m = 0..l-1.
+    """
+
+    def __init__(self, num_degrees: int, block: int, compute: torch.dtype, device: torch.device) -> None:
+        L, rows = num_degrees, 2 * num_degrees - 1
+        self.num_degrees = L
+        self.phase = torch.empty((rows, block), dtype=torch.float64, device=device)
+        self.even, self.odd, self.qa, self.qb = (torch.empty((rows, block), dtype=compute, device=device)
+                                                 for _ in range(4))
+        self.e, self.coef = (torch.empty((L, block), dtype=compute, device=device) for _ in range(2))
+        self._views: dict[int, list] = {}
+
+    def degree_views(self, n: int) -> list:
+        """Per degree l (index l; entry 0 unused): the (coef, e, low, top, positive, left, sym) views
+        for a block of n points; built once per block size."""
+        if n not in self._views:
+            L = self.num_degrees
+            steps: list = [None]
+            for l in range(1, L):
+                cur = (self.qb if l % 2 else self.qa)[:, :n]
+                steps.append((self.coef[:l, :n], self.e[:l, :n], cur[L - 1:L - 1 + l], cur[L - 1 + l:L + l],
+                              cur[L - 1:L + l], cur[L - 1 - l:L - 1], cur[L - 1 - l:L + l]))
+            self._views[n] = steps
+        return self._views[n]
 
 
-def _evaluate_autograd(lonlat: Tensor, num_degrees: int, a_g: Tensor, c_g: Tensor, g: Tensor, diag: Tensor,
-                       scale: Tensor, dtype: torch.dtype) -> Tensor:
-    """Out-of-place evaluation (differentiable, traceable), whole batch at once.
+def _columns(values: Tensor, lo: int, hi: Optional[int]) -> Tensor:
+    """``values[..., lo:hi]`` of the last axis; ``values`` itself for ``hi=None`` (a trace must not
+    record the batch size as a constant)."""
+    return values if hi is None else values[..., lo:hi]
 
-    Works feature-major, (features, N): rows L - 1 + m of the "symmetric" tables are m = -l..l, so
-    that degree l's block is one slice. Element by element the same kernels as
-    ``_evaluate_inference``.
+
+def _evaluate(lonlat: Tensor, num_degrees: int, m0_scale: float, dtype: torch.dtype,
+              buffers: Optional[tuple[Tensor, Tensor, Tensor, Tensor, Tensor]] = None,
+              block: Optional[int] = None) -> Tensor:
+    """(N, L**2) features in ``dtype`` (a transposed view of an (L**2, N) tensor).
+
+    One implementation. When autograd does not record (``may_overwrite``: grad mode off or
+    ``lonlat`` not requiring grad, and no trace, script, compile or export) the points run in blocks
+    (cache-sized on the CPU, the whole batch elsewhere) through preallocated buffers with
+    ``out=``/in-place kernels, and every degree's 2l + 1 rows are multiplied straight into the one
+    (L**2, N) output. Otherwise the same kernels run out of place on the whole batch (differentiable,
+    and a traced graph does not depend on the batch size). Every element sees the same operations in
+    the same order either way, so both give the same bits.
+
+    Args:
+        lonlat: (N, 2) [lon, lat] degrees.
+        num_degrees: L.
+        m0_scale: factor of the m = 0 functions (SatCLIP: pi).
+        dtype: output dtype.
+        buffers: the encoder's float64 (a_g, c_g, g, diag, scale) buffers, used when a graph may be
+            captured (so that it holds module state); otherwise cached copies of the same constants.
+        block: points per block of the in-place evaluation (default: cache-sized); for tests.
     """
     L = num_degrees
     compute = _compute_dtype(L, dtype)
-    minus_delta, s, sign = _latitude_terms(lonlat, compute)
-    minus_delta, s, sign = minus_delta.unsqueeze(0), s.unsqueeze(0), sign.unsqueeze(0)
-    # (-1)**m where x < 0 on the rows with odd |m|; a copy times -1 there serves the odd degrees,
-    # so that Pbar_l^m(x) = (-1)**(l + m) Pbar_l^m(|x|) costs nothing on the table.
-    odd_m = (torch.arange(2 * L - 1, device=lonlat.device) - (L - 1)).remainder(2).bool().unsqueeze(1)
-    even = _longitude_factors(lonlat, L, diag, scale, compute)
-    even = even * torch.where(odd_m, sign, torch.ones_like(sign))
-    odd = even * sign
-    a_g, c_g, g = a_g.to(compute), c_g.to(compute), g.to(compute)
-
-    blocks = [even[L - 1:L].to(dtype)]                         # l = 0: the table's entry is 1
-    prev = torch.ones_like(s)                                  # Pbar_0^0 (scaled), m = 0..l-1
-    e = torch.zeros_like(s)[:0]                                # E_{l-1}, m = 0..l-2
-    for l in range(1, L):
-        coef = a_g[l, :l, None] * minus_delta + c_g[l, :l, None]
-        e = torch.addcmul(torch.cat((e, torch.zeros_like(s))), coef, prev)
-        cur = torch.cat((torch.addcmul(prev, g[l, :l, None], e), prev[l - 1:l] * s))   # m = 0..l
-        trig = even if l % 2 == 0 else odd
-        blocks.append((torch.cat((cur[1:].flip(0), cur)) * trig[L - 1 - l:L + l]).to(dtype))
-        prev = cur
-    return torch.cat(blocks).t()
-
-
-def _evaluate_inference(lonlat: Tensor, num_degrees: int, diag: Tensor, scale: Tensor, dtype: torch.dtype,
-                        block: int | None = None) -> Tensor:
-    """No-autograd CPU evaluation, block of points by block, into one preallocated (L**2, N) tensor.
-
-    Per block: the longitude factors (2L - 1, n) once, then per degree 7 kernels on (l, n) tiles
-    that stay in cache, the last one writing the degree's 2l + 1 output rows. Buffers are reused
-    across blocks; ``block`` (points per block) is for tests.
-    """
-    L = num_degrees
-    compute = _compute_dtype(L, dtype)
-    n_total = lonlat.shape[0]
-    out = torch.empty((L * L, n_total), dtype=dtype)
-    if n_total == 0:
-        return out.t()
+    inplace = may_overwrite(lonlat)
+    device = lonlat.device
+    on_cpu = device.type == "cpu"
+    tables = (_tables(*buffers, compute) if buffers is not None and not inplace
+              else _cached_tables(L, float(m0_scale), compute, device))
+    factor = tables.factor if on_cpu or compute == torch.float64 else tables.factor.to(compute)
     minus_delta, s_all, sign_all = _latitude_terms(lonlat, compute)
-    phi = (lonlat[:, 0].to(torch.float64) + 180.0) * _DEG2RAD
-    orders = _symmetric(torch.arange(L, dtype=torch.float64))
-    factor = torch.cat((scale[L:].flip(0), scale[:L])).unsqueeze(1) * _symmetric(diag)
-    a_cols, c_cols, g_cols, mirror = _inference_constants(L, compute)
+    phi_all = (lonlat[:, 0].to(torch.float64) + 180.0) * _DEG2RAD
 
-    block = max(1, min(block or max(1024, min(_INFERENCE_BLOCK_MAX, 131072 // L)), n_total))
-    rows = 2 * L - 1
-    phase_buf = torch.empty((rows, block), dtype=torch.float64)
-    buffers = {name: torch.empty((rows if name in ("even", "odd", "qa", "qb") else L, block), dtype=compute)
-               for name in ("even", "odd", "qa", "qb", "e", "coef")}
-    out_blocks = [out[l * l:(l + 1) * (l + 1)] for l in range(L)]
-
-    def plan(n: int) -> tuple[dict, list]:
-        """Views of the buffers for a block of n points, and each degree's arguments."""
-        v = {name: t[:, :n] for name, t in buffers.items()}
-        v["phase"] = phase_buf[:, :n]
-        steps = []
+    space: Optional[_Workspace] = None
+    out: Optional[Tensor] = None
+    bounds: list[tuple[int, Optional[int]]] = [(0, None)]  # out of place: the whole batch, never sliced
+    if inplace:
+        n = lonlat.shape[0]
+        size = n if not on_cpu else (block or max(1024, min(_BLOCK_MAX, _BLOCK_ELEMENTS // L)))
+        size = max(1, min(size, n))
+        space = _Workspace(L, size, compute, device)
+        out = torch.empty((L * L, n), dtype=dtype, device=device)
+        bounds = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+    rows: list[Tensor] = []  # per degree, out of place only
+    for lo, hi in bounds:
+        width = 0 if hi is None else hi - lo
+        md, s = _columns(minus_delta, lo, hi).unsqueeze(0), _columns(s_all, lo, hi).unsqueeze(0)
+        sign, phi = _columns(sign_all, lo, hi).unsqueeze(0), _columns(phi_all, lo, hi).unsqueeze(0)
+        target = None if out is None else _columns(out, lo, hi)
+        # Longitude factors (2L - 1, n): sin(|m| phi) for m < 0, cos(m phi) for m >= 0, times the
+        # scale and diag[|m|]; on the CPU in float64 and rounded once, elsewhere the phases are
+        # reduced in float64 and sin/cos run in the compute dtype (``base.sin_cos``).
+        phase = torch.mul(tables.orders, phi, out=None if space is None else space.phase[:, :width])
+        trig = phase if on_cpu or compute == torch.float64 else torch.remainder(phase, TWO_PI).to(compute)
+        sin = torch.sin(trig[:L - 1], out=trig[:L - 1] if inplace else None)
+        cos = torch.cos(trig[L - 1:], out=trig[L - 1:] if inplace else None)
+        trig = trig if inplace else torch.cat((sin, cos))
+        even = torch.mul(trig, factor, out=None if space is None else space.even[:, :width]).to(compute)
+        # (-1)**m where x < 0 on the rows with odd |m| (so that Pbar_l^m(x) = (-1)**(l+m) Pbar_l^m(|x|)),
+        # and one more factor sign for the odd degrees
+        if inplace:
+            even[L % 2::2].mul_(sign)
+        else:
+            even = even * torch.where(tables.odd_orders, sign, torch.ones_like(sign))
+        odd = torch.mul(even, sign, out=None if space is None else space.odd[:, :width])
+        if target is None:  # l = 0: the table's entry is 1
+            rows.append(even[L - 1:L].to(dtype))
+        else:
+            target[:1].copy_(even[L - 1:L])
+        # Pbar_0^0 (scaled) and E_0 (no rows): the recurrence's start
+        if space is None:
+            prev, e = torch.ones_like(s), torch.zeros_like(s)[:0]
+        else:
+            prev = space.qa[L - 1:L, :width].fill_(1.0)
+            space.e[:, :width].zero_()  # E^m = 0 before row m starts
+        steps = space.degree_views(width) if space is not None else None
         for l in range(1, L):
-            prev, cur = (v["qa"], v["qb"]) if l % 2 else (v["qb"], v["qa"])
-            trig = v["even"] if l % 2 == 0 else v["odd"]
-            steps.append((a_cols[l], c_cols[l], v["coef"][:l], v["e"][:l], prev[L - 1:L - 1 + l], g_cols[l],
-                          cur[L - 1:L - 1 + l], prev[L - 2 + l], cur[L - 1 + l], cur[L:L + l], mirror[l],
-                          cur[L - 1 - l:L - 1], cur[L - 1 - l:L + l], trig[L - 1 - l:L + l], out_blocks[l]))
-        return v, steps
+            coef_v, e_v, low_v, top_v, positive_v, left_v, sym_v = steps[l] if steps else _NO_VIEWS
+            coef = torch.add(torch.mul(tables.a[l], md, out=coef_v), tables.c[l], out=coef_v)  # (c - a delta) / g
+            # E_l = coef Pbar_{l-1} + E_{l-1}; row l - 1 of E starts at 0
+            e = torch.addcmul(e_v if e_v is not None else torch.cat((e, torch.zeros_like(s))), coef, prev,
+                              out=e_v)
+            low = torch.addcmul(prev, tables.g[l], e, out=low_v)              # Pbar_l^m, m < l
+            top = torch.mul(prev[-1:], s, out=top_v)                          # Pbar_l^l (scaled) = sin(theta)**l
+            positive = positive_v if positive_v is not None else torch.cat((low, top))                 # m = 0..l
+            left = torch.index_select(positive[1:], 0, tables.mirror[l], out=left_v)  # m = -l..-1 mirror m = l..1
+            symmetric = sym_v if sym_v is not None else torch.cat((left, positive))                    # m = -l..l
+            trig_l = (even if l % 2 == 0 else odd)[L - 1 - l:L + l]
+            result = torch.mul(symmetric, trig_l, out=None if target is None else target[l * l:(l + 1) ** 2])
+            if target is None:
+                rows.append(result.to(dtype))
+            prev = positive
+    return out.t() if out is not None else torch.cat(rows).t()
 
-    full = plan(block)
-    for lo in range(0, n_total, block):
-        hi = min(lo + block, n_total)
-        v, steps = full if hi - lo == block else plan(hi - lo)
-        md, s, sign = minus_delta[lo:hi].unsqueeze(0), s_all[lo:hi], sign_all[lo:hi].unsqueeze(0)
-        phase, even = v["phase"], v["even"]
-        torch.mul(orders, phi[lo:hi].unsqueeze(0), out=phase)
-        torch.sin(phase[:L - 1], out=phase[:L - 1])
-        torch.cos(phase[L - 1:], out=phase[L - 1:])
-        torch.mul(phase, factor, out=even)                      # float64 product, rounded once
-        even[L % 2::2].mul_(sign)                               # rows with odd |m|: (-1)**m where x < 0
-        torch.mul(even, sign, out=v["odd"])                     # odd degrees: (-1)**(l + m)
-        out[0, lo:hi].copy_(even[L - 1])                        # l = 0: the table's entry is 1
-        v["qa"][L - 1].fill_(1.0)                               # Pbar_0^0 (scaled)
-        v["e"].zero_()                                          # E^m = 0 before row m starts
-        for (a_l, c_l, coef, e, prev, g_l, cur, prev_diag, cur_diag, cur_right, mirror_l, cur_left,
-             cur_sym, trig_sym, out_l) in steps:
-            torch.mul(a_l, md, out=coef)
-            coef.add_(c_l)                                      # (c - a delta) / g
-            e.addcmul_(coef, prev)                              # E_l = coef Pbar_{l-1} + E_{l-1}
-            torch.addcmul(prev, g_l, e, out=cur)                # Pbar_l^m, m < l
-            torch.mul(prev_diag, s, out=cur_diag)               # Pbar_l^l (scaled) = sin(theta)**l
-            torch.index_select(cur_right, 0, mirror_l, out=cur_left)  # m = -l..-1 mirror m = l..1
-            torch.mul(cur_sym, trig_sym, out=out_l[:, lo:hi])
-    return out.t()
+
+_NO_VIEWS = (None,) * 7
 
 
 def real_spherical_harmonics(lonlat: Tensor, num_degrees: int, *, m0_scale: float = math.pi,
@@ -331,9 +348,7 @@ def real_spherical_harmonics(lonlat: Tensor, num_degrees: int, *, m0_scale: floa
     """
     if dtype is None:
         dtype = lonlat.dtype if lonlat.is_floating_point() else torch.float32
-    a_g, c_g, g, diag = (t.to(lonlat.device) for t in _coefficients(int(num_degrees)))
-    scale = _longitude_scale(int(num_degrees), float(m0_scale)).to(lonlat.device)
-    return _evaluate(lonlat, int(num_degrees), a_g, c_g, g, diag, scale, dtype)
+    return _evaluate(lonlat, int(num_degrees), float(m0_scale), dtype)
 
 
 @register_position_encoder("spherical-harmonics")
@@ -345,7 +360,7 @@ class SphericalHarmonicsPositionEncoder(PositionEncoder):
     saved: all constants are float64 buffers rebuilt from the config.
     """
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: SphericalHarmonicsConfig) -> None:
         super().__init__(config)
         self.num_degrees = config.sh_degree
         a_g, c_g, g, diag = _coefficients(self.num_degrees)
@@ -356,9 +371,16 @@ class SphericalHarmonicsPositionEncoder(PositionEncoder):
         self.register_float64_buffer("scale", _longitude_scale(self.num_degrees, math.pi))
         self.out_dim = self.num_degrees ** 2
 
+    a_g: Tensor  # buffers registered in __init__ (annotated for type checkers)
+    c_g: Tensor
+    g: Tensor
+    diag: Tensor
+    scale: Tensor
+
     def forward(self, lonlat: Tensor) -> Tensor:
-        return _evaluate(lonlat, self.num_degrees, self.a_g, self.c_g, self.g, self.diag, self.scale,
-                         lonlat.dtype)
+        """(N, 2) [lon, lat] degrees -> (N, L**2) in ``lonlat.dtype`` (a transposed view, see ``_evaluate``)."""
+        return _evaluate(lonlat, self.num_degrees, math.pi, lonlat.dtype,
+                         buffers=(self.a_g, self.c_g, self.g, self.diag, self.scale))
 
     def extra_repr(self) -> str:
         return f"num_degrees={self.num_degrees}, out_dim={self.out_dim}"

@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from ...config import LocationEncoderConfig
+from ...config import RBFConfig, RFFConfig, TileConfig, WrapConfig
 from ...coords import sample_uniform_sphere
-from ...errors import ConfigError, CoordinateError
+from ...errors import CoordinateError
 from .base import TWO_PI, PositionEncoder, register_position_encoder, sin_cos
 
 __all__ = [
@@ -27,8 +27,6 @@ __all__ = [
 #: Seeds of the default random tensors. Changing them changes every untrained rbf/rff model.
 _RBF_ANCHOR_SEED = 20230501
 _RFF_SEED = 20230502
-#: Largest tile table accepted (numbers): 4 GB of float32.
-_MAX_TILE_TABLE = 1 << 30
 
 
 class _PinnedDtypeBuffers(PositionEncoder):
@@ -59,10 +57,12 @@ class WrapPositionEncoder(PositionEncoder):
     (csp-spec.md section 9 item 12). Used with FCNet (``wrap``) or CSP's FFN (``wrap_ffn``).
     """
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: WrapConfig) -> None:
         super().__init__(config)
         self.register_float64_buffer("scale", torch.tensor([math.pi / 180.0, math.pi / 90.0], dtype=torch.float64))
-        self.out_dim = 4
+        self.out_dim = config.feature_dim
+
+    scale: Tensor  # buffer registered in __init__ (annotated for type checkers)
 
     def forward(self, lonlat: Tensor) -> Tensor:
         phase = lonlat.to(torch.float64) * self.scale  # (N, 2)
@@ -84,12 +84,16 @@ class RBFPositionEncoder(_PinnedDtypeBuffers):
 
     _pinned_dtypes = {"anchors": torch.float64}
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    config: RBFConfig
+
+    def __init__(self, config: RBFConfig) -> None:
         super().__init__(config)
         generator = torch.Generator().manual_seed(_RBF_ANCHOR_SEED)
         anchors = sample_uniform_sphere(config.num_anchors, generator=generator, dtype=torch.float64)
         self.register_buffer("anchors", anchors)
-        self.out_dim = config.num_anchors
+        self.out_dim = config.feature_dim
+
+    anchors: Tensor  # buffer registered in __init__ (annotated for type checkers)
 
     @torch.no_grad()
     def set_anchors(self, anchors: Any) -> None:
@@ -145,7 +149,7 @@ class RFFPositionEncoder(_PinnedDtypeBuffers):
 
     _pinned_dtypes = {"dirvec": torch.float32, "shift": torch.float32}
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: RFFConfig) -> None:
         super().__init__(config)
         num = config.frequency_num
         generator = torch.Generator().manual_seed(_RFF_SEED)
@@ -159,18 +163,34 @@ class RFFPositionEncoder(_PinnedDtypeBuffers):
                                                                 dtype=torch.float64))
         self.out_dim = num
 
+    dirvec: Tensor  # buffers registered in __init__ (annotated for type checkers)
+    shift: Tensor
+    range_min: Tensor
+    range_size: Tensor
+
     def forward(self, lonlat: Tensor) -> Tensor:
-        compute = torch.float64 if lonlat.dtype == torch.float64 else torch.float32
-        scaled = (2.0 * (lonlat.to(torch.float64) - self.range_min) / self.range_size - 1.0).to(compute)
-        dirvec = self.dirvec.to(compute)
-        # Two multiply-adds instead of a matmul: exact float32 even where TF32 matmuls are enabled.
-        phase = scaled[:, 0:1] * dirvec[0] + scaled[:, 1:2] * dirvec[1] + self.shift.to(compute)
+        """(N, 2) [lon, lat] degrees -> (N, D) in ``lonlat.dtype``, with the authors' arithmetic.
+
+        TorchSpatial computes x' in float64 (``coord_normalize``: (x - min) / (max - min) * 2 - 1, here
+        2 (x - min) / (max - min) - 1, the same bits since doubling is exact), casts it to float32 and
+        then takes ``cos(x' @ dirvec + shift) * sqrt(2 / D)`` in float32 (csp-spec.md section 9 item 11).
+        Its matrix product of inner size 2 is, in sgemm (CPU BLAS and cuBLAS alike), a chain of fused
+        multiply-adds: round(round(x0 * d0) + x1 * d1). That is evaluated here exactly, without a
+        matmul, so TF32 or reduced-precision matmul settings cannot change it: float32 products are
+        exact in float64, so ``round32(round32(x0 d0) + x1 d1)`` is one float64 sum rounded to
+        float32 (a double rounding differs from the fused result only on exact ties, about one case
+        in 2**29). Float64 input is computed in float64 throughout.
+        """
+        scaled = 2.0 * (lonlat.to(torch.float64) - self.range_min) / self.range_size - 1.0  # (N, 2) float64
+        if lonlat.dtype == torch.float64:
+            phase = scaled @ self.dirvec.to(torch.float64) + self.shift.to(torch.float64)
+            return math.sqrt(2.0 / self.out_dim) * torch.cos(phase)
+        x = scaled.to(torch.float32).to(torch.float64)  # the authors' float32 x'
+        dirvec = self.dirvec.to(torch.float64)          # float32 values, exact in float64
+        first = (x[:, 0:1] * dirvec[0]).to(torch.float32).to(torch.float64)  # round32(x0 * d0)
+        product = torch.addcmul(first, x[:, 1:2], dirvec[1]).to(torch.float32)  # round32(first + x1 * d1)
+        phase = product + self.shift.to(torch.float32)
         return (math.sqrt(2.0 / self.out_dim) * torch.cos(phase)).to(lonlat.dtype)
-
-
-def _cell_count(extent: float, size: float) -> int:
-    # The 1e-9 guards against 360 / 0.1 = 3600.0000000000005 creating an empty extra cell.
-    return max(1, math.ceil(extent / size - 1e-9))
 
 
 @register_position_encoder("tile")
@@ -189,19 +209,17 @@ class TilePositionEncoder(PositionEncoder):
     them with a ``tile_size`` at least as large as both extents of ``map_range`` (one cell).
     """
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    config: TileConfig
+
+    def __init__(self, config: TileConfig) -> None:
         super().__init__(config)
-        lon_min, lon_max, lat_min, lat_max = config.map_range
-        self.num_cols = _cell_count(lon_max - lon_min, config.tile_size)
-        self.num_rows = _cell_count(lat_max - lat_min, config.tile_size)
-        size = self.num_rows * self.num_cols * config.tile_embed_dim
-        if size > _MAX_TILE_TABLE:
-            raise ConfigError(
-                f"tile: a {self.num_rows} x {self.num_cols} grid of {config.tile_embed_dim}-d embeddings is "
-                f"{size:,} numbers; use a larger tile_size, a smaller map_range or a smaller tile_embed_dim")
+        lon_min, _, lat_min, _ = config.map_range
+        self.num_rows, self.num_cols = config.grid_shape  # the config bounds the table size
         self.register_float64_buffer("range_min", torch.tensor([lon_min, lat_min], dtype=torch.float64))
         self.embedding = nn.Embedding(self.num_rows * self.num_cols, config.tile_embed_dim)
         self.out_dim = config.tile_embed_dim
+
+    range_min: Tensor  # buffer registered in __init__ (annotated for type checkers)
 
     def cell_index(self, lonlat: Tensor) -> Tensor:
         """(N,) int64 row-major cell index of each point, clipped into the grid."""

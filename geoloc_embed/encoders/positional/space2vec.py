@@ -8,7 +8,7 @@ import math
 import torch
 from torch import Tensor
 
-from ...config import LocationEncoderConfig
+from ...config import TheoryConfig
 from .base import PositionEncoder, geometric_frequencies, register_position_encoder, sin_cos_interleaved
 
 __all__ = ["TheoryPositionEncoder"]
@@ -26,7 +26,7 @@ class TheoryPositionEncoder(PositionEncoder):
     Phases are computed in float64 (csp-spec.md section 9 item 1).
     """
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: TheoryConfig) -> None:
         super().__init__(config)
         freqs = geometric_frequencies(config.frequency_num, config.min_radius, config.max_radius)
         self.register_float64_buffer("frequencies", freqs)
@@ -34,7 +34,7 @@ class TheoryPositionEncoder(PositionEncoder):
         # Columns are a1, a2, a3: x @ directions gives the three projections (N, 3).
         directions = torch.tensor([[1.0, -0.5, -0.5], [0.0, half_sqrt3, -half_sqrt3]], dtype=torch.float64)
         self.register_float64_buffer("directions", directions)
-        self.out_dim = 6 * config.frequency_num
+        self.out_dim = config.feature_dim
 
     def forward(self, lonlat: Tensor) -> Tensor:
         projection = lonlat.to(torch.float64) @ self.directions  # (N, 3)

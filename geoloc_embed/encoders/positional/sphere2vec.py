@@ -15,11 +15,12 @@ published encoders, kept as is so that original checkpoints load unchanged.
 """
 
 import math
+from typing import Union
 
 import torch
 from torch import Tensor
 
-from ...config import LocationEncoderConfig
+from ...config import DFSConfig, SphereCConfig, SphereCPlusConfig, SphereMConfig, SphereMPlusConfig
 from .base import PositionEncoder, geometric_frequencies, register_position_encoder, sin_cos
 
 __all__ = [
@@ -32,18 +33,21 @@ __all__ = [
 
 _DEG2RAD = math.pi / 180.0
 
+#: The family configs these encoders are built from: S scales between r_min and r_max, in radians.
+Sphere2VecConfig = Union[SphereCConfig, SphereCPlusConfig, SphereMConfig, SphereMPlusConfig, DFSConfig]
+
 
 class _MultiScaleSphere(PositionEncoder):
     """Shared part: the float64 frequencies and the sines/cosines of the per-scale angles."""
 
-    #: Number of features per scale (set by subclasses; dfs overrides ``out_dim``).
+    #: Number of features per scale (the config's ``terms_per_scale``; dfs has its own layout).
     terms_per_scale: int = 0
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: Sphere2VecConfig) -> None:
         super().__init__(config)
         freqs = geometric_frequencies(config.frequency_num, config.min_radius, config.max_radius)
         self.register_float64_buffer("frequencies", freqs)
-        self.out_dim = self.terms_per_scale * config.frequency_num
+        self.out_dim = config.feature_dim
 
     def _scaled(self, lonlat: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """sin/cos of lambda_s and phi_s, each (N, S) in the input dtype."""
@@ -142,11 +146,10 @@ class DFSPositionEncoder(_MultiScaleSphere):
     """
 
     terms_per_scale = 4
+    config: DFSConfig
 
-    def __init__(self, config: LocationEncoderConfig) -> None:
+    def __init__(self, config: DFSConfig) -> None:
         super().__init__(config)
-        num = config.frequency_num
-        self.out_dim = 4 * num * num + 4 * num
 
     def forward(self, lonlat: Tensor) -> Tensor:
         n = lonlat.shape[0]

