@@ -123,11 +123,11 @@ def test_jitter_stays_on_the_sphere_and_has_the_requested_spread():
 
 
 def _tiny_config():
-    from geoloc_embed.config import LocationEncoderConfig
+    from geoloc_embed.config import LocationEncoderConfig, SirenConfig, SphericalHarmonicsConfig
 
-    return LocationEncoderConfig(position_encoder="spherical-harmonics", sh_degree=4, network="siren", hidden_dim=16,
-                                 num_hidden_layers=2, embed_dim=8, activation="sine", dropout=0.1, use_layernorm=False,
-                                 skip_connection=False, siren_w0_initial=3.0)
+    return LocationEncoderConfig(position_encoder=SphericalHarmonicsConfig(sh_degree=4),
+                                 network=SirenConfig(hidden_dim=16, num_hidden_layers=2, embed_dim=8, dropout=0.1,
+                                                     siren_w0_initial=3.0))
 
 
 def test_whitening_is_folded_exactly_into_the_last_layer():
@@ -228,7 +228,7 @@ def test_quick_recipe_end_to_end(tmp_path, stack):
     from geoloc_embed import LocationEncoder
 
     enc = LocationEncoder.from_pretrained(str(out))
-    assert enc.config.position_encoder == "spherical-harmonics"
+    assert enc.config.position_encoder.family == "spherical-harmonics"
     assert np.isfinite(enc.encode([[0.0, 0.0], [179.9, 89.9]])).all()
 
 

@@ -29,15 +29,15 @@ from geoloc_embed.config import LocationEncoderConfig
 
 __all__ = ["RECIPE", "QUICK_RECIPE", "model_config", "load_recipe", "merge_recipe", "run_recipe"]
 
-#: The one place the architecture is written down (migrate here when typed configs land).
-#: SatCLIP-style spherical harmonics (L = 20 degrees, 400 features; smooth and single-valued on the
-#: sphere, so continuous across the antimeridian and at the poles) + SIREN 2 x 384 -> 256.
+#: The one place the architecture is written down: the named architecture ``satclip-sh-siren``
+#: (spherical harmonics + SIREN, ``geoloc_embed.architectures``) with overrides, read by
+#: ``geoloc_embed.architectures.resolve_model_config``. Spherical harmonics of L = 20 degrees (400
+#: features; smooth and single-valued on the sphere, so continuous across the antimeridian and at the
+#: poles) + SIREN 2 x 384 -> 256.
 RECIPE: dict[str, Any] = {
     "model": {
-        "position_encoder": "spherical-harmonics", "sh_degree": 20,
-        "network": "siren", "hidden_dim": 384, "num_hidden_layers": 2, "embed_dim": 256,
-        "activation": "sine", "dropout": 0.1, "use_layernorm": False, "skip_connection": False,
-        "siren_w0": 1.0, "siren_w0_initial": 3.0,
+        "architecture": "satclip-sh-siren", "sh_degree": 20, "hidden_dim": 384, "num_hidden_layers": 2,
+        "embed_dim": 256, "dropout": 0.1, "siren_w0": 1.0, "siren_w0_initial": 3.0,
     },
     "data": {
         "num_points": 150_000, "land_fraction": 0.4,
@@ -61,7 +61,10 @@ QUICK_RECIPE["whitening"].update(points=2000)
 
 
 def model_config(recipe: dict) -> LocationEncoderConfig:
-    return LocationEncoderConfig(**recipe["model"])
+    """The encoder architecture of a recipe's ``model`` section (an architecture name and overrides)."""
+    from geoloc_embed.architectures import resolve_model_config
+
+    return resolve_model_config(recipe["model"])
 
 
 def merge_recipe(base: dict, changes: dict) -> dict:
