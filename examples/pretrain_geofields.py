@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny settings for a smoke test")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads of the data stage (results depend on it)")
-    ap.add_argument("--recipe", default=None, help="JSON recipe merged over the defaults (recipes/geofields.json)")
+    ap.add_argument("--recipe", default=None, help="JSON file of changes merged over recipes.geofields.recipe.RECIPE")
     ap.add_argument("--cache", default=None, help="keep the field features in this directory and reuse them")
     args = ap.parse_args(argv)
 

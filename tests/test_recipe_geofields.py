@@ -246,3 +246,37 @@ def test_heldout_reconstruction_and_partition_proxies():
     rand = heldout_partition_accuracy(lambda x: np.random.default_rng(1).normal(size=(len(x), 35)), ll, num_cells=(8,))
     smooth = heldout_partition_accuracy(lambda x: position_descriptor(x, 6).numpy(), ll, num_cells=(8,))
     assert smooth[0] > 0.8 and rand[0] < 0.3  # a smooth basis recovers 8 big cells; noise cannot (chance 1/8)
+
+
+def test_lpft_head_is_the_probe_with_its_standardisation_folded_in():
+    from torch import nn
+
+    from recipes.geofields.fewshot import _folded_head
+
+    torch.manual_seed(0)
+    probe = nn.Linear(6, 3)
+    probe.register_buffer("mu", torch.randn(6))
+    probe.register_buffer("sd", torch.rand(6) + 0.5)
+    e = torch.randn(10, 6)
+    expected = probe((e - probe.mu) / probe.sd)
+    torch.testing.assert_close(_folded_head(probe)(e), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_fewshot_methods_on_a_hemisphere_task():
+    """A task any smooth embedding separates linearly (north vs south): every method runs, the
+    frozen probe and LP-FT learn it, and unknown methods are refused."""
+    from geoloc_embed.encoders.model import LocationEncoder
+    from recipes.geofields.fewshot import METHODS, format_table, run_fewshot
+
+    torch.manual_seed(0)
+    enc = LocationEncoder(_tiny_config()).eval()
+    ll = uniform_points(1500, seed=3)
+    labels = (ll[:, 1] > 0).astype(np.int64)
+    rows = run_fewshot(enc, "hemisphere", fractions=(0.2,), seeds=(0,), steps=60, points=(ll, labels), log=None)
+    assert [r["method"] for r in rows] == list(METHODS)
+    acc = {r["method"]: r["acc"] for r in rows}
+    assert acc["csp-linear"] > 0.9 and acc["csp-lpft"] > 0.9, acc
+    assert "csp-lpft" in format_table(rows)
+    with pytest.raises(ValueError, match="unknown method"):
+        run_fewshot(enc, "hemisphere", fractions=(0.2,), seeds=(0,), steps=1, points=(ll, labels), methods=["nope"],
+                    log=None)

@@ -10,7 +10,11 @@ per seed. The training part is subsampled (stratified, at least one point per cl
 
 Compared, with the same budget (``steps`` Adam steps, batch 256, softmax cross-entropy, linear head):
 
-* ``csp-ft``: the pre-trained encoder + a linear head, everything fine-tuned;
+* ``csp-ft``: the pre-trained encoder + a randomly initialised linear head, everything fine-tuned;
+* ``csp-lpft``: linear probing then fine-tuning (LP-FT, Kumar et al., ICLR 2022): the head starts
+  from the ``csp-linear`` probe (its standardisation folded in), then everything is fine-tuned for
+  ``steps`` more steps at a tenth of the learning rate, so the first updates do not distort the
+  pre-trained features through a random head;
 * ``scratch``: the same architecture from random initialisation ("Sup. Only");
 * ``wrap``: geo_prior's wrap + FCNet (4 residual layers, 256 wide), from scratch ("Sup. Only (wrap)");
 * ``csp-linear``: a linear (softmax) probe on the frozen pre-trained embeddings.
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union, cast
 
 import numpy as np
 import torch
@@ -37,7 +41,7 @@ __all__ = ["task_points", "stratified_subset", "run_fewshot", "format_table", "W
 WRAP_CONFIG = LocationEncoderConfig(position_encoder=WrapConfig(),
                                     network=FCNetConfig(embed_dim=256, num_hidden_layers=4, activation="relu",
                                                         dropout=0.5))
-METHODS = ("csp-ft", "scratch", "wrap", "csp-linear")
+METHODS = ("csp-ft", "csp-lpft", "scratch", "wrap", "csp-linear")
 
 
 def task_points(task: str, n: int = 20_000, seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:
@@ -65,11 +69,24 @@ def stratified_subset(labels: np.ndarray, frac: float, rng: np.random.Generator)
     return np.sort(np.concatenate(out))
 
 
+def _folded_head(probe: nn.Module) -> nn.Linear:
+    """The frozen probe's head acting on raw embeddings: W (e - mu) / sd + b as one Linear."""
+    mu, sd = cast(torch.Tensor, probe.mu), cast(torch.Tensor, probe.sd)
+    weight = cast(torch.Tensor, probe.weight).detach() / sd
+    bias = cast(torch.Tensor, probe.bias).detach()
+    head = nn.Linear(weight.shape[1], weight.shape[0])
+    with torch.no_grad():
+        head.weight.copy_(weight)
+        head.bias.copy_(bias - weight @ mu)
+    return head
+
+
 def _train_classifier(enc: LocationEncoder, x: torch.Tensor, y: torch.Tensor, num_classes: int, *, steps: int,
-                      batch_size: int, lr: float, seed: int, freeze: bool = False) -> nn.Module:
+                      batch_size: int, lr: float, seed: int, freeze: bool = False,
+                      head: Optional[nn.Module] = None) -> nn.Module:
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    head = nn.Linear(enc.embed_dim, num_classes)
+    head = nn.Linear(enc.embed_dim, num_classes) if head is None else head
     params = list(head.parameters()) + ([] if freeze else list(enc.parameters()))
     opt = torch.optim.Adam(params, lr=lr)
     n = x.shape[0]
@@ -124,6 +141,15 @@ def run_fewshot(pretrained: Union[str, Path, LocationEncoder], task: str = "kopp
     lonlat, labels = points if points is not None else task_points(task, n_points)
     k = int(labels.max()) + 1
     log(f"{task}: {len(labels)} points, {k} classes")
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f"unknown method(s) {sorted(unknown)}; choose from {', '.join(METHODS)}")
+
+    def fresh_pretrained() -> LocationEncoder:
+        enc = LocationEncoder(base_cfg)
+        enc.load_state_dict(state)
+        return enc
+
     rows = []
     for seed in seeds:
         split = blocked_split(lonlat, seed, block_deg=10.0, val_frac=0.0, test_frac=0.25)
@@ -133,20 +159,23 @@ def run_fewshot(pretrained: Union[str, Path, LocationEncoder], task: str = "kopp
             sub = tr[stratified_subset(labels[tr], frac, np.random.default_rng(1000 * seed + int(frac * 100)))]
             x = torch.from_numpy(lonlat[sub]).float()
             y = torch.from_numpy(labels[sub])
+            probe: Optional[nn.Module] = None  # the csp-linear head, shared with csp-lpft
             for method in methods:
                 torch.manual_seed(seed)
-                if method in ("csp-ft", "csp-linear"):
-                    enc = LocationEncoder(base_cfg)
-                    enc.load_state_dict(state)
-                elif method == "scratch":
-                    enc = LocationEncoder(base_cfg)
-                elif method == "wrap":
-                    enc = LocationEncoder(WRAP_CONFIG)
-                else:
-                    raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+                enc = LocationEncoder(WRAP_CONFIG) if method == "wrap" else \
+                    LocationEncoder(base_cfg) if method == "scratch" else fresh_pretrained()
                 frozen = method == "csp-linear"
-                head = _train_classifier(enc, x, y, k, steps=steps, batch_size=batch_size,
-                                         lr=lr if not frozen else 1e-2, seed=seed, freeze=frozen)
+                if method in ("csp-linear", "csp-lpft") and probe is None:
+                    probe = _train_classifier(fresh_pretrained(), x, y, k, steps=steps, batch_size=batch_size, lr=1e-2,
+                                              seed=seed, freeze=True)
+                head: nn.Module
+                if method == "csp-linear":
+                    head = cast(nn.Module, probe)
+                elif method == "csp-lpft":
+                    head = _train_classifier(enc, x, y, k, steps=steps, batch_size=batch_size, lr=lr / 10, seed=seed,
+                                             head=_folded_head(cast(nn.Module, probe)))
+                else:
+                    head = _train_classifier(enc, x, y, k, steps=steps, batch_size=batch_size, lr=lr, seed=seed)
                 res = _evaluate(enc, head, x_te, labels[te], frozen)
                 rows.append({"task": task, "method": method, "fraction": frac, "seed": seed, "n_train": int(len(sub)),
                              "n_test": int(len(te)), **res})

@@ -1,8 +1,8 @@
 """The ``csp-geofields`` recipe: real global fields -> frozen patch features -> CSP-MC-BLD SH+SIREN encoder.
 
 ``run_recipe(RECIPE, out_dir, seed=0)`` regenerates ``weights/csp-geofields``;
-``examples/pretrain_geofields.py`` is the command line and ``recipes/geofields.json`` holds the same
-numbers as JSON. Stages:
+``examples/pretrain_geofields.py`` is the command line (``--recipe FILE`` merges a JSON file of changes
+over ``RECIPE``); the recipe a run used is written into its ``training_summary.json``. Stages:
 
 1. **data** (``fields``, ``patches``, ``data``): the field stack (ETOPO5 relief and bathymetry, MODIS
    land cover, Blue Marble colour, Levitus ocean temperature/salinity, COADS marine climate) on a
@@ -33,17 +33,17 @@ __all__ = ["RECIPE", "QUICK_RECIPE", "model_config", "load_recipe", "merge_recip
 #: (spherical harmonics + SIREN, ``geoloc_embed.architectures``) with overrides, read by
 #: ``geoloc_embed.architectures.resolve_model_config``. Spherical harmonics of L = 20 degrees (400
 #: features; smooth and single-valued on the sphere, so continuous across the antimeridian and at the
-#: poles) + SIREN 2 x 384 -> 256.
+#: poles) + SIREN 2 x 352 -> 512 (446,144 parameters).
 RECIPE: dict[str, Any] = {
     "model": {
-        "architecture": "satclip-sh-siren", "sh_degree": 20, "hidden_dim": 384, "num_hidden_layers": 2,
-        "embed_dim": 256, "dropout": 0.1, "siren_w0": 1.0, "siren_w0_initial": 3.0,
+        "architecture": "satclip-sh-siren", "sh_degree": 20, "hidden_dim": 352, "num_hidden_layers": 2,
+        "embed_dim": 512, "dropout": 0.1, "siren_w0": 1.0, "siren_w0_initial": 3.0,
     },
     "data": {
         "num_points": 150_000, "land_fraction": 0.4,
         "groups": ["relief", "bathymetry", "landcover", "bluemarble", "ocean", "marine_air"],
         "scales": [1, 4], "patch": 12, "num_filters": 64,
-        "position_sh_degree": 6, "position_weight": 1.0,
+        "position_sh_degree": 8, "position_weight": 1.0,
     },
     "csp": {
         "epochs": 2, "batch_size": 512, "lr": 1e-3, "temperatures": [0.3, 0.3, 0.3], "weights": [1.0, 0.1],
