@@ -9,7 +9,7 @@ Every measurement runs in a fresh interpreter (repeated, median reported):
   every ``import geoloc_embed`` (issue 14 item 7);
 * ``LocationEncoder.from_pretrained(dir)`` of a small saved model directory (created here with
   ``save_pretrained`` in a temp dir), and the first ``encode`` of one point after it;
-* the same for the packaged default model, ``from_pretrained("csp-bluemarble")``;
+* the same for the packaged default model, ``from_pretrained(geoloc_embed.DEFAULT_MODEL)``;
 * ``python -X importtime -c "import torch; import geoloc_embed"``: the modules imported because of
   geoloc_embed (everything after torch), self time summed per top-level package, and the largest
   cumulative entries.
@@ -108,6 +108,8 @@ def main() -> None:
         save = ("import geoloc_embed as ge; ge.create_model('csp-grid', hidden_dim=64, embed_dim=32)"
                 f".save_pretrained({model_dir!r})")
         subprocess.run([sys.executable, "-c", save], check=True, env=env)
+        default = subprocess.run([sys.executable, "-c", "import geoloc_embed as ge; print(ge.DEFAULT_MODEL)"],
+                                 check=True, env=env, capture_output=True, text=True).stdout.strip()
 
         torch_only, with_ge, with_hub, loads, packaged = [], [], [], [], []
         for _ in range(args.repeats):  # interleaved, so background load hits every case alike
@@ -115,7 +117,7 @@ def main() -> None:
             with_ge.append(run_child(_CHILD_IMPORT.format(with_ge=True, with_hub=False), env))
             with_hub.append(run_child(_CHILD_IMPORT.format(with_ge=True, with_hub=True), env))
             loads.append(run_child(_CHILD_LOAD.format(path=model_dir), env))
-            packaged.append(run_child(_CHILD_LOAD.format(path="csp-bluemarble"), env))
+            packaged.append(run_child(_CHILD_LOAD.format(path=default), env))
 
         importtime_runs = []
         for _ in range(args.repeats):
@@ -139,7 +141,7 @@ def main() -> None:
          [r[1] for r in with_hub]),
         ("LocationEncoder.from_pretrained(dir) (small model)", [r[0]["from_pretrained"] for r in loads]),
         ("first encode() of one point after loading", [r[0]["first_encode"] for r in loads]),
-        ("LocationEncoder.from_pretrained('csp-bluemarble') (packaged default)",
+        (f"LocationEncoder.from_pretrained({default!r}) (packaged default)",
          [r[0]["from_pretrained"] for r in packaged]),
         ("first encode() of one point after loading it", [r[0]["first_encode"] for r in packaged]),
     ]

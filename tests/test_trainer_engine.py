@@ -164,7 +164,7 @@ def test_pretrain_and_finetune_on_gpu(tmp_path, amp):
 
 
 def test_engine_is_a_shim_of_the_machinery_modules():
-    # geoloc_embed.trainer.engine keeps its historical names working (pretrain_data still imports
+    # geoloc_embed.trainer.engine keeps its historical names working (user code may still import
     # from it): each is the very object of the module it lives in now, and nothing else is defined there.
     import importlib
 

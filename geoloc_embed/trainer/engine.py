@@ -1,7 +1,7 @@
 """Compatibility shim: the shared training machinery under its historical module name.
 
 Nothing inside the trainer imports this module any more; it stays so that code written against
-``geoloc_embed.trainer.engine`` keeps working (``geoloc_embed.pretrain_data`` still imports from it).
+``geoloc_embed.trainer.engine`` keeps working (the recipes in ``recipes/`` may still import from it).
 New code imports from the modules the pieces live in, one concept each:
 
 * ``devices``: ``resolve_device``, ``resolve_amp``, ``autocast``, ``full_precision``;

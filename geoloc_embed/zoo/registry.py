@@ -6,7 +6,7 @@ Lookups are in memory: they never touch the disk or the network.
 Example:
     >>> import geoloc_embed as ge
     >>> ge.list_pretrained("csp-*")
-    ['csp-bluemarble', 'csp-fmow', 'csp-fmow-ft5', 'csp-inat', 'csp-inat-ft5']
+    ['csp-bluemarble', 'csp-fmow', 'csp-fmow-ft5', 'csp-geofields', 'csp-inat', 'csp-inat-ft5']
     >>> ge.get_pretrained_spec("csp").name
     'csp-inat'
 """
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: Name of the model ``geoloc-embed embed`` uses without ``--model`` (the bundled default).
-DEFAULT_MODEL: Optional[str] = "csp-bluemarble"
+DEFAULT_MODEL: Optional[str] = "csp-geofields"
 
 _SPECS: dict[str, PretrainedSpec] = {}
 _ALIASES: dict[str, str] = {}

@@ -1,4 +1,5 @@
-"""The ``csp-bluemarble`` recipe: Blue Marble patches -> SimCLR CNN (frozen) -> CSP-MC-BLD grid encoder.
+"""The ``csp-bluemarble`` recipe (the default model before 0.2): Blue Marble patches -> SimCLR CNN
+(frozen) -> CSP-MC-BLD grid encoder.
 
 ``run_recipe(BLUEMARBLE_RECIPE, out_dir, seed=0)`` regenerates ``weights/csp-bluemarble``;
 ``examples/pretrain_bluemarble.py`` is the command-line front end and ``recipes/bluemarble.json``
@@ -15,8 +16,8 @@ from typing import Any, Callable, Optional, Union
 
 import torch
 
-from ..architectures import resolve_model_config
-from ..config import LocationEncoderConfig
+from geoloc_embed.architectures import resolve_model_config
+from geoloc_embed.config import LocationEncoderConfig
 
 __all__ = ["BLUEMARBLE_RECIPE", "QUICK_RECIPE", "model_config", "run_recipe", "load_recipe"]
 
@@ -70,10 +71,10 @@ def run_recipe(recipe: dict, out_dir: Union[str, Path, None], *, seed: int = 0,
     The summary has the timings, the loss history and (``return_data=True``) the encoder, the
     projection, the frozen CNN, the locations and the features.
     """
-    from ..pretrain_data.bluemarble import extract_patches, find_bluemarble, load_bluemarble
-    from ..pretrain_data.csp import pretrain_csp_mc
-    from ..pretrain_data.image_ssl import extract_features, train_simclr
-    from ..pretrain_data.locations import load_geonames_cities, sample_pretrain_locations
+    from .bluemarble import extract_patches, find_bluemarble, load_bluemarble
+    from .csp import pretrain_csp_mc
+    from .image_ssl import extract_features, train_simclr
+    from .locations import load_geonames_cities, sample_pretrain_locations
 
     log = log or (lambda _m: None)
     d, sc, cs = recipe["data"], recipe["simclr"], recipe["csp"]
@@ -138,7 +139,7 @@ def run_recipe(recipe: dict, out_dir: Union[str, Path, None], *, seed: int = 0,
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         enc.save_pretrained(out)
-        from ..io import atomic_write_text
+        from geoloc_embed.io import atomic_write_text
 
         atomic_write_text(out / "training_summary.json", json.dumps(summary, indent=2) + "\n")
     if return_data:

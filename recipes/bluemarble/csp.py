@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..config import LocationEncoderConfig
-from ..coords import sample_uniform_sphere
-from ..encoders.model import LocationEncoder
+from geoloc_embed.config import LocationEncoderConfig
+from geoloc_embed.coords import sample_uniform_sphere
+from geoloc_embed.encoders.model import LocationEncoder
 
 __all__ = ["pretrain_csp_mc"]
 
@@ -38,14 +38,9 @@ def pretrain_csp_mc(lonlat: Tensor, features: Tensor, config: LocationEncoderCon
         weights: (alpha1, alpha2) for the random-location (L) and SimCSE (D) terms.
         num_negatives: C random negative locations per anchor, uniform on the sphere.
     """
-    from ..trainer.losses import mc_loss
-
-    try:  # the trainer's faster CPU dropout (rand >= p instead of the slow bernoulli_ kernel)
-        from ..trainer.engine import make_adam, restore_dropout, use_fast_cpu_dropout
-    except ImportError:  # pragma: no cover - trainer unavailable
-        make_adam = lambda params, lr: torch.optim.Adam(params, lr=lr)  # noqa: E731
-        use_fast_cpu_dropout = lambda module: []  # noqa: E731
-        restore_dropout = lambda modules: None  # noqa: E731
+    # the trainer's fused Adam and faster CPU dropout (rand >= p instead of the slow bernoulli_ kernel)
+    from geoloc_embed.trainer.engine import make_adam, restore_dropout, use_fast_cpu_dropout
+    from geoloc_embed.trainer.losses import mc_loss
 
     torch.manual_seed(seed)
     g_order = torch.Generator().manual_seed(seed + 11)

