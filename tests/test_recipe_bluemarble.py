@@ -140,7 +140,7 @@ def test_simclr_and_csp_smoke():
 
 @pytest.mark.slow
 def test_quick_recipe_end_to_end(tmp_path):
-    """``examples/pretrain_bluemarble.py --quick``: the CI smoke test of the whole recipe (~30 s)."""
+    """``python -m recipes.bluemarble --quick`` (from the repository root): the CI smoke test (~30 s)."""
     import os
     import subprocess
     import sys
@@ -157,8 +157,8 @@ def test_quick_recipe_end_to_end(tmp_path):
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     out = tmp_path / "quick"
-    result = subprocess.run([sys.executable, str(root / "examples" / "pretrain_bluemarble.py"), "--quick",
-                             "--out", str(out)], capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run([sys.executable, "-m", "recipes.bluemarble", "--quick",
+                             "--out", str(out)], capture_output=True, text=True, timeout=300, env=env, cwd=root)
     assert result.returncode == 0, result.stderr
     assert '"final_loss"' in result.stdout
     from geoloc_embed import LocationEncoder

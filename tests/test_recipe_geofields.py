@@ -212,7 +212,7 @@ def test_land_points_are_on_land(stack):
 
 @pytest.mark.slow
 def test_quick_recipe_end_to_end(tmp_path, stack):
-    """``examples/pretrain_geofields.py --quick``: the whole recipe on a few thousand points."""
+    """``python -m recipes.geofields --quick`` (from the repository root): the whole recipe on a few thousand points."""
     import os
     import subprocess
     import sys
@@ -221,8 +221,9 @@ def test_quick_recipe_end_to_end(tmp_path, stack):
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
     out = tmp_path / "quick"
-    result = subprocess.run([sys.executable, str(root / "examples" / "pretrain_geofields.py"), "--quick",
-                             "--threads", "1", "--out", str(out)], capture_output=True, text=True, timeout=600, env=env)
+    result = subprocess.run([sys.executable, "-m", "recipes.geofields", "--quick",
+                             "--threads", "1", "--out", str(out)],
+                            capture_output=True, text=True, timeout=600, env=env, cwd=root)
     assert result.returncode == 0, result.stderr
     assert '"final_loss"' in result.stdout
     from geoloc_embed import LocationEncoder

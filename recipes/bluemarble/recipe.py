@@ -2,7 +2,7 @@
 (frozen) -> CSP-MC-BLD grid encoder.
 
 ``run_recipe(BLUEMARBLE_RECIPE, out_dir, seed=0)`` regenerates ``weights/csp-bluemarble``;
-``examples/pretrain_bluemarble.py`` is the command-line front end and ``recipes/bluemarble.json``
+``python -m recipes.bluemarble`` is the command-line front end and ``recipes/bluemarble.json``
 holds the same numbers as JSON.
 """
 

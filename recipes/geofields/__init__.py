@@ -7,7 +7,7 @@
 * ``whitening``: partial PCA whitening folded into the last linear layer.
 * ``diagnostics``, ``proxies``: model-selection signals that use no benchmark label.
 * ``fewshot``: the model card's few-shot fine-tuning table.
-* ``recipe``: the whole recipe (``examples/pretrain_geofields.py``).
+* ``recipe``: the whole recipe (``python -m recipes.geofields``).
 
 Importing this package is cheap; data files are read when first used.
 """

