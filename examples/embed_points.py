@@ -54,9 +54,11 @@ def main() -> None:
     lonlat = torch.as_tensor(latlon[:, ::-1].copy())
     km = ge.coords.haversine(lonlat[:, None, :], lonlat[None, :, :]).numpy()
     np.fill_diagonal(km, np.inf)
-    print(f"{'city':<16} {'nearest in embedding':<22} {'nearest on the globe':<22}")
+    print(f"{'city':<16} {'nearest in embedding (cosine)':<32} {'nearest on the globe':<22}")
     for i, name in enumerate(names):
-        print(f"{name:<16} {names[int(cosine[i].argmax())]:<22} {names[int(km[i].argmin())]:<22}")
+        j = int(cosine[i].argmax())
+        print(f"{name:<16} {f'{names[j]} ({cosine[i, j]:.2f})':<32} {names[int(km[i].argmin())]:<22}")
+    print("(a cosine near 0 means unrelated places: most of these cities are thousands of km apart)")
     if args.output:
         np.save(args.output, embeddings)
         print(f"saved {args.output}")
