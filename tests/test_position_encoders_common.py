@@ -230,16 +230,23 @@ def test_location_encoder_accepts_features(family):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_matches_cpu(family):
-    encoder = build(family, seed=0)
-    x = sample_points()
-    with torch.no_grad():
-        cpu32, cpu64 = encoder(x.float()), encoder(x)
-        encoder = encoder.cuda()
-        gpu32, gpu64 = encoder(x.float().cuda()), encoder(x.cuda())
-    assert gpu32.device.type == "cuda" and gpu32.dtype == torch.float32 and gpu64.dtype == torch.float64
-    torch.testing.assert_close(gpu32.cpu(), cpu32, rtol=0, atol=1e-5 * feature_scale(cpu32))
-    torch.testing.assert_close(gpu64.cpu(), cpu64, rtol=0, atol=1e-10 * feature_scale(cpu64))
+def test_cuda_matches_cpu_for_every_family():
+    # one test over all families (one skip without CUDA); every family's mismatch is reported
+    failures = []
+    for family in FAMILIES:
+        encoder = build(family, seed=0)
+        x = sample_points()
+        with torch.no_grad():
+            cpu32, cpu64 = encoder(x.float()), encoder(x)
+            encoder = encoder.cuda()
+            gpu32, gpu64 = encoder(x.float().cuda()), encoder(x.cuda())
+        try:
+            assert gpu32.device.type == "cuda" and gpu32.dtype == torch.float32 and gpu64.dtype == torch.float64
+            torch.testing.assert_close(gpu32.cpu(), cpu32, rtol=0, atol=1e-5 * feature_scale(cpu32))
+            torch.testing.assert_close(gpu64.cpu(), cpu64, rtol=0, atol=1e-10 * feature_scale(cpu64))
+        except AssertionError as exc:
+            failures.append(f"{family}: {exc}")
+    assert not failures, "\n".join(failures)
 
 
 def _compile_and_compare(family, backend):
