@@ -14,6 +14,7 @@ Layers, each a module:
 strictly; nothing here imports the model.
 """
 
+from . import bundled as _bundled  # noqa: F401 - registers the models trained here
 from . import catalog as _catalog  # noqa: F401 - registers the entries
 from .env import CACHE_ENV, cache_root, converted_root, downloads_dir, hf_cache_dir, is_offline, packaged_weights_dir
 from .fetcher import Fetched, Validator, fetch

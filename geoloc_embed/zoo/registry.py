@@ -1,6 +1,6 @@
 """The registry of pretrained names: ``register_pretrained``, lookup by name or alias, "did you mean".
 
-The entries themselves are in ``geoloc_embed.zoo.catalog`` (imported by ``geoloc_embed.zoo``).
+The entries themselves are in ``geoloc_embed.zoo.catalog`` and ``.bundled`` (imported by ``geoloc_embed.zoo``).
 Lookups are in memory: they never touch the disk or the network.
 
 Example:
