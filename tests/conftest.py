@@ -32,6 +32,21 @@ def _isolated_caches(tmp_path_factory, monkeypatch):
     yield
 
 
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    """(directory, model): a tiny seeded CSP-grid encoder (4 scales, hidden 8, embedding 6) saved with
+    ``save_pretrained``, for tests that load a model by path (CLI, engine adapters, scikit-learn)."""
+    import torch
+
+    import geoloc_embed as ge
+
+    torch.manual_seed(0)
+    model = ge.create_model("csp-grid", frequency_num=4, hidden_dim=8, embed_dim=6).eval()
+    path = tmp_path_factory.mktemp("models") / "tiny"
+    model.save_pretrained(path)
+    return path, model
+
+
 def when_shared(cases: Iterable[Any]) -> list[Any]:
     """``cases`` (parameters of a test on ../shared/fixtures files) when ../shared exists, else none."""
     return list(cases) if FIXTURES.is_dir() else []

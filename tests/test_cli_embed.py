@@ -14,9 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-import geoloc_embed as ge
 from geoloc_embed import cli
 
 pa = pytest.importorskip("pyarrow")
@@ -27,15 +25,6 @@ from geoloc_embed.cli.embed_dataset import METADATA_KEY, ROWS_KEY  # noqa: E402
 from geoloc_embed.integrations import embeddings_to_numpy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    model = ge.create_model("csp-grid", frequency_num=4, hidden_dim=8, embed_dim=6).eval()
-    path = tmp_path_factory.mktemp("models") / "tiny"
-    model.save_pretrained(path)
-    return path, model
 
 
 def make_dataset(directory: Path, files: int, rows: int, seed: int = 0) -> np.ndarray:
@@ -72,8 +61,8 @@ def run_cli_process(args, **kwargs):
 
 
 # --------------------------------------------------------------------------- datasets
-def test_dataset_directory_to_partitioned_dataset(tmp_path, model_dir, capsys):
-    path, model = model_dir
+def test_dataset_directory_to_partitioned_dataset(tmp_path, tiny_model_dir, capsys):
+    path, model = tiny_model_dir
     lonlat = make_dataset(tmp_path / "in", files=3, rows=50)
     out = tmp_path / "out"
     assert cli.main(embed_args(path, tmp_path / "in", out, "--chunk-rows", "16")) == 0, capsys.readouterr().err
@@ -94,8 +83,8 @@ def test_dataset_directory_to_partitioned_dataset(tmp_path, model_dir, capsys):
     assert [p.stat().st_mtime_ns for p in parts] == stamps
 
 
-def test_dataset_glob_rows_per_part_and_float16(tmp_path, model_dir):
-    path, model = model_dir
+def test_dataset_glob_rows_per_part_and_float16(tmp_path, tiny_model_dir):
+    path, model = tiny_model_dir
     lonlat = make_dataset(tmp_path / "in", files=2, rows=25)
     out = tmp_path / "out"
     pattern = str(tmp_path / "in" / "region=a" / "*.parquet")
@@ -109,8 +98,8 @@ def test_dataset_glob_rows_per_part_and_float16(tmp_path, model_dir):
                                   model.encode(lonlat[:25]).astype(np.float16))
 
 
-def test_corrupt_and_short_parts_are_redone(tmp_path, model_dir, capsys):
-    path, model = model_dir
+def test_corrupt_and_short_parts_are_redone(tmp_path, tiny_model_dir, capsys):
+    path, model = tiny_model_dir
     lonlat = make_dataset(tmp_path / "in", files=3, rows=40)
     out = tmp_path / "out"
     assert cli.main(embed_args(path, tmp_path / "in", out)) == 0
@@ -128,8 +117,8 @@ def test_corrupt_and_short_parts_are_redone(tmp_path, model_dir, capsys):
     assert parts[2].stat().st_mtime_ns == untouched
 
 
-def test_parts_of_another_model_stop_the_run(tmp_path, model_dir, capsys):
-    path, _ = model_dir
+def test_parts_of_another_model_stop_the_run(tmp_path, tiny_model_dir, capsys):
+    path, _ = tiny_model_dir
     make_dataset(tmp_path / "in", files=2, rows=10)
     out = tmp_path / "out"
     assert cli.main(embed_args(path, tmp_path / "in", out)) == 0
@@ -149,8 +138,8 @@ def test_parts_of_another_model_stop_the_run(tmp_path, model_dir, capsys):
 
 
 @pytest.mark.slow
-def test_resume_after_sigkill(tmp_path, model_dir):
-    path, model = model_dir
+def test_resume_after_sigkill(tmp_path, tiny_model_dir):
+    path, model = tiny_model_dir
     lonlat = make_dataset(tmp_path / "in", files=10, rows=4000)
     out = tmp_path / "out"
     args = embed_args(path, tmp_path / "in", out)
@@ -179,8 +168,8 @@ def test_resume_after_sigkill(tmp_path, model_dir):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", [False, True], ids=["file", "dataset"])
-def test_sigterm_leaves_no_temporary_files(tmp_path, model_dir, dataset):
-    path, _ = model_dir
+def test_sigterm_leaves_no_temporary_files(tmp_path, tiny_model_dir, dataset):
+    path, _ = tiny_model_dir
     if dataset:
         make_dataset(tmp_path / "in", files=2, rows=30000)
         source, out, watch = tmp_path / "in", tmp_path / "out", tmp_path / "out"
@@ -206,8 +195,8 @@ def test_sigterm_leaves_no_temporary_files(tmp_path, model_dir, dataset):
 
 
 # --------------------------------------------------------------------------- issue 13 item 11
-def test_boolean_columns_are_refused(tmp_path, model_dir, capsys):
-    path, _ = model_dir
+def test_boolean_columns_are_refused(tmp_path, tiny_model_dir, capsys):
+    path, _ = tiny_model_dir
     pq.write_table(pa.table({"lon": [True, False], "lat": [1.0, 2.0]}), tmp_path / "bool.parquet")
     pd.DataFrame({"lon": [1.0, 2.0], "lat": [True, False]}).to_csv(tmp_path / "bool.csv", index=False)
     np.save(tmp_path / "bool.npy", np.zeros((3, 2), dtype=bool))
@@ -222,8 +211,8 @@ def test_boolean_columns_are_refused(tmp_path, model_dir, capsys):
     assert "booleans" in capsys.readouterr().err
 
 
-def test_error_rows_are_absolute(tmp_path, model_dir, capsys):
-    path, _ = model_dir
+def test_error_rows_are_absolute(tmp_path, tiny_model_dir, capsys):
+    path, _ = tiny_model_dir
     frame = pd.DataFrame({"lon": np.linspace(-100, 100, 25), "lat": np.zeros(25)})
     frame.loc[23, "lat"] = np.nan
     frame.to_csv(tmp_path / "p.csv", index=False)
@@ -239,8 +228,8 @@ def test_error_rows_are_absolute(tmp_path, model_dir, capsys):
     assert "a.parquet: non-finite coordinate" in err and "at row 23 " in err, err
 
 
-def test_swapped_columns_hint_names_the_options(tmp_path, model_dir, capsys):
-    path, _ = model_dir
+def test_swapped_columns_hint_names_the_options(tmp_path, tiny_model_dir, capsys):
+    path, _ = tiny_model_dir
     pd.DataFrame({"lon": [10.0, 45.0, -30.0], "lat": [120.0, -75.0, 60.0]}).to_csv(tmp_path / "s.csv", index=False)
     assert cli.main(embed_args(path, tmp_path / "s.csv", tmp_path / "o.npy")) == 1
     err = capsys.readouterr().err
@@ -255,8 +244,8 @@ def test_swapped_columns_hint_names_the_options(tmp_path, model_dir, capsys):
     assert "pass --lon-col NAME" in err and "order=" not in err, err
 
 
-def test_on_invalid_policies(tmp_path, model_dir, capsys):
-    path, model = model_dir
+def test_on_invalid_policies(tmp_path, tiny_model_dir, capsys):
+    path, model = tiny_model_dir
     lon = np.array([10.0, np.nan, 20.0, 30.0, 200.0])
     lat = np.array([1.0, 2.0, 95.0, 3.0, 4.0])
     good = np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)

@@ -11,9 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
-import geoloc_embed as ge
 from geoloc_embed.errors import CoordinateError
 from geoloc_embed.integrations import embed_batch, embeddings_to_numpy, encode_columns
 from geoloc_embed.integrations.batch import shift_rows, valid_rows
@@ -26,21 +24,12 @@ LON = np.array([2.35, -74.0, 180.0, -180.0, 0.0, 151.2, 37.6, -0.5])
 LAT = np.array([48.86, 40.7, 90.0, -90.0, 0.0, -33.9, 55.7, -89.999])
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    model = ge.create_model("csp-grid", frequency_num=4, hidden_dim=8, embed_dim=6).eval()
-    path = tmp_path_factory.mktemp("models") / "tiny"
-    model.save_pretrained(path)
-    return path, model
-
-
 def expected(model, lon=LON, lat=LAT):
     return model.encode(np.stack([lon, lat], axis=1))
 
 
-def test_dict_batch_keeps_columns_and_equals_encode(model_dir):
-    path, model = model_dir
+def test_dict_batch_keeps_columns_and_equals_encode(tiny_model_dir):
+    path, model = tiny_model_dir
     batch = {"id": np.arange(len(LON)), "Longitude": LON, "lat": LAT, "label": np.array(list("abcdefgh"))}
     out = embed_batch(batch, str(path))
     assert list(out) == ["id", "Longitude", "lat", "label", "embedding"]
@@ -50,8 +39,8 @@ def test_dict_batch_keeps_columns_and_equals_encode(model_dir):
     assert "id" not in embed_batch({"x_deg": LON, "y_deg": LAT}, model, lon_col="x_deg", lat_col="y_deg")
 
 
-def test_pandas_batch_arrow_backed_column(model_dir):
-    _, model = model_dir
+def test_pandas_batch_arrow_backed_column(tiny_model_dir):
+    _, model = tiny_model_dir
     frame = pd.DataFrame({"name": list("abcdefgh"), "lon": LON, "lat": LAT}, index=np.arange(100, 108))
     out = embed_batch(frame, model)
     assert list(out.columns) == ["name", "lon", "lat", "embedding"]
@@ -62,8 +51,8 @@ def test_pandas_batch_arrow_backed_column(model_dir):
 
 
 @pytest.mark.parametrize("as_table", [False, True])
-def test_arrow_batch_fixed_size_list(model_dir, as_table):
-    _, model = model_dir
+def test_arrow_batch_fixed_size_list(tiny_model_dir, as_table):
+    _, model = tiny_model_dir
     table = pa.table({"id": np.arange(len(LON)), "lon": LON, "lat": LAT})
     batch = table if as_table else table.to_batches()[0]
     out = embed_batch(batch, model)
@@ -76,8 +65,8 @@ def test_arrow_batch_fixed_size_list(model_dir, as_table):
     np.testing.assert_array_equal(embeddings_to_numpy(half.column("embedding")), expected(model).astype(np.float16))
 
 
-def test_invalid_rows_policies(model_dir):
-    _, model = model_dir
+def test_invalid_rows_policies(tiny_model_dir):
+    _, model = tiny_model_dir
     lon = np.array([10.0, np.nan, 20.0, 200.0, 30.0])
     lat = np.array([1.0, 2.0, 95.0, 3.0, 4.0])
     good = np.array([True, False, False, False, True])
@@ -106,16 +95,16 @@ def test_invalid_rows_policies(model_dir):
 
 
 @pytest.mark.parametrize("policy", ["error", "skip", "nan"])
-def test_booleans_are_refused_under_every_policy(model_dir, policy):
-    _, model = model_dir
+def test_booleans_are_refused_under_every_policy(tiny_model_dir, policy):
+    _, model = tiny_model_dir
     with pytest.raises(CoordinateError, match="booleans"):
         embed_batch({"lon": np.array([True, False]), "lat": np.array([1.0, 2.0])}, model, on_invalid=policy)
     with pytest.raises(CoordinateError, match="booleans"):
         embed_batch(pa.table({"lon": [1.0, 2.0], "lat": [True, False]}), model, on_invalid=policy)
 
 
-def test_batch_errors_name_the_fix(model_dir):
-    _, model = model_dir
+def test_batch_errors_name_the_fix(tiny_model_dir):
+    _, model = tiny_model_dir
     with pytest.raises(ValueError, match="already has a column 'embedding'.*column="):
         embed_batch({"lon": LON, "lat": LAT, "embedding": LON}, model)
     assert "emb2" in embed_batch({"lon": LON, "lat": LAT, "embedding": LON}, model, column="emb2")
@@ -132,16 +121,16 @@ def test_shift_rows_rewrites_only_row_numbers():
                                         "100-109) is outside [-90, 90]")
 
 
-def test_encode_columns_shapes(model_dir):
-    _, model = model_dir
+def test_encode_columns_shapes(tiny_model_dir):
+    _, model = tiny_model_dir
     emb, valid = encode_columns(model, pd.Series([1.0, None, 3.0], dtype="Float64"), np.array([1.0, 2.0, 3.0]),
                                 on_invalid="nan")
     assert valid.tolist() == [True, False, True] and np.isnan(emb[1]).all()
     np.testing.assert_array_equal(emb[[0, 2]], expected(model, np.array([1.0, 3.0]), np.array([1.0, 3.0])))
 
 
-def test_model_reference_loaded_once_per_process(model_dir):
-    path, model = model_dir
+def test_model_reference_loaded_once_per_process(tiny_model_dir):
+    path, model = tiny_model_dir
     clear_cache()
     first = load_encoder(str(path))
     assert load_encoder(str(path)) is first and load_encoder(path) is first
@@ -153,10 +142,10 @@ def test_model_reference_loaded_once_per_process(model_dir):
 
 # --------------------------------------------------------------------------- Ray Data's callable class
 @pytest.mark.parametrize("batch_format", ["numpy", "pandas", "pyarrow"])
-def test_ray_callable_class_on_each_batch_format(model_dir, batch_format):
+def test_ray_callable_class_on_each_batch_format(tiny_model_dir, batch_format):
     from geoloc_embed.integrations.ray import EmbedBatches
 
-    path, model = model_dir
+    path, model = tiny_model_dir
     table = pa.table({"id": np.arange(len(LON)), "lon": LON, "lat": LAT})
     batch = {"numpy": {name: table.column(name).to_numpy() for name in table.column_names},
              "pandas": table.to_pandas(), "pyarrow": table}[batch_format]
@@ -168,11 +157,11 @@ def test_ray_callable_class_on_each_batch_format(model_dir, batch_format):
         EmbedBatches(model=str(path), on_invalid="later")
 
 
-def test_ray_wiring_when_installed(model_dir):
+def test_ray_wiring_when_installed(tiny_model_dir):
     ray = pytest.importorskip("ray")
     from geoloc_embed.integrations.ray import embed_dataset
 
-    path, model = model_dir
+    path, model = tiny_model_dir
     ray.init(num_cpus=1, include_dashboard=False, ignore_reinit_error=True)
     try:
         ds = ray.data.from_items([{"lon": float(a), "lat": float(b)} for a, b in zip(LON, LAT, strict=True)])
@@ -183,10 +172,10 @@ def test_ray_wiring_when_installed(model_dir):
 
 
 # --------------------------------------------------------------------------- Spark's make_predict_fn
-def test_spark_predict_fn_directly(model_dir):
+def test_spark_predict_fn_directly(tiny_model_dir):
     from geoloc_embed.integrations.spark import make_predict_fn
 
-    path, model = model_dir
+    path, model = tiny_model_dir
     factory = pickle.loads(pickle.dumps(make_predict_fn(str(path))))  # Spark ships it to the executors
     predict = factory()
     emb = predict(LON, LAT)
@@ -200,13 +189,13 @@ def test_spark_predict_fn_directly(model_dir):
         make_predict_fn(str(path), on_invalid="skip")
 
 
-def test_spark_wiring_when_installed(model_dir):
+def test_spark_wiring_when_installed(tiny_model_dir):
     pytest.importorskip("pyspark")
     from pyspark.sql import SparkSession
 
     from geoloc_embed.integrations.spark import embed_udf
 
-    path, model = model_dir
+    path, model = tiny_model_dir
     spark = SparkSession.builder.master("local[1]").config("spark.driver.host", "127.0.0.1").getOrCreate()
     try:
         df = spark.createDataFrame([(float(a), float(b)) for a, b in zip(LON, LAT, strict=True)], ["lon", "lat"])
@@ -217,13 +206,13 @@ def test_spark_wiring_when_installed(model_dir):
 
 
 # --------------------------------------------------------------------------- Dask, synchronous scheduler
-def test_dask_partitions_meta_and_values(model_dir):
+def test_dask_partitions_meta_and_values(tiny_model_dir):
     dd = pytest.importorskip("dask.dataframe")
     import dask
 
     from geoloc_embed.integrations.dask import embed_partitions
 
-    path, model = model_dir
+    path, model = tiny_model_dir
     frame = pd.DataFrame({"id": np.arange(len(LON)), "lon": LON, "lat": LAT})
     ddf = dd.from_pandas(frame, npartitions=3)
     out = embed_partitions(ddf, model=str(path), on_invalid="nan")

@@ -10,9 +10,6 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
-
-import geoloc_embed as ge
 
 pytest.importorskip("sklearn")
 pd = pytest.importorskip("pandas")
@@ -41,11 +38,8 @@ EXPECTED_FAILED_CHECKS = {name: NOT_COORDINATES for name in (
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    model = ge.create_model("csp-grid", frequency_num=4, hidden_dim=8, embed_dim=6).eval()
-    path = tmp_path_factory.mktemp("models") / "tiny"
-    model.save_pretrained(path)
+def model_dir(tiny_model_dir):
+    path, model = tiny_model_dir
     return str(path), model
 
 
