@@ -18,6 +18,7 @@ import torch
 
 from geoloc_embed.architectures import resolve_model_config
 from geoloc_embed.config import LocationEncoderConfig
+from recipes.run_output import save_run
 
 __all__ = ["BLUEMARBLE_RECIPE", "QUICK_RECIPE", "model_config", "run_recipe", "load_recipe"]
 
@@ -136,12 +137,7 @@ def run_recipe(recipe: dict, out_dir: Union[str, Path, None], *, seed: int = 0,
                                "num_parameters": enc.num_parameters(),
                                "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__}
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        enc.save_pretrained(out)
-        from geoloc_embed.io import atomic_write_text
-
-        atomic_write_text(out / "training_summary.json", json.dumps(summary, indent=2) + "\n")
+        save_run(enc, out_dir, summary)
     if return_data:
         summary.update(encoder=enc, projection=proj, cnn=cnn, lonlat=lonlat, features=feats)
     return summary

@@ -26,6 +26,7 @@ from typing import Any, Callable, Optional, Union
 import torch
 
 from geoloc_embed.config import LocationEncoderConfig
+from recipes.run_output import save_run
 
 __all__ = ["RECIPE", "QUICK_RECIPE", "model_config", "load_recipe", "merge_recipe", "run_recipe"]
 
@@ -138,12 +139,7 @@ def run_recipe(recipe: dict, out_dir: Union[str, Path, None], *, seed: int = 0,
         "channels": data["channels"], "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
     }
     if out_dir is not None:
-        from geoloc_embed.io import atomic_write_text
-
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        enc.save_pretrained(out)
-        atomic_write_text(out / "training_summary.json", json.dumps(summary, indent=2) + "\n")
+        save_run(enc, out_dir, summary)
     if return_data:
         summary.update(encoder=enc, projection=proj, lonlat=data["lonlat"], features=feats)
     return summary
