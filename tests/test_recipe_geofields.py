@@ -281,3 +281,19 @@ def test_fewshot_methods_on_a_hemisphere_task():
     with pytest.raises(ValueError, match="unknown method"):
         run_fewshot(enc, "hemisphere", fractions=(0.2,), seeds=(0,), steps=1, points=(ll, labels), methods=["nope"],
                     log=None)
+
+
+def test_coarse_land_partition_separates_a_smooth_basis_from_noise(stack):
+    from recipes.geofields.diagnostics import coarse_land_partition
+
+    def smooth(x):
+        return position_descriptor(x, 5).numpy()
+
+    def noise(x):
+        return np.random.default_rng(3).normal(size=(len(x), 24))
+
+    good = coarse_land_partition(smooth, num_points=1500, num_cells=6, seeds=(0,))
+    bad = coarse_land_partition(noise, num_points=1500, num_cells=6, seeds=(0,))
+    assert set(good) == {"linear", "mlp"}
+    assert good["linear"] > 0.8 and good["mlp"] > 0.8, good  # 6 big cells are smooth in position
+    assert bad["linear"] < 0.45 and bad["mlp"] < 0.45, bad   # chance is about 1/6 to 1/3 (unequal land shares)

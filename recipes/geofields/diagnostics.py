@@ -6,6 +6,10 @@
 * ``heldout_reconstruction``: how well a ridge regression on the frozen embedding predicts held-out
   *pre-training fields* (and other non-benchmark fields) at points in spatial blocks it never saw
   (the benchmark's blocked-split idea applied to our own data): mean R^2 per target.
+* ``heldout_partition_accuracy``: blocked-split ridge accuracy on random Voronoi cells of the sphere.
+* ``coarse_land_partition``: the benchmark's own linear and MLP probes (``geoloc_embed.bench.probes``)
+  on random Voronoi cells of the *land* (MODIS water fraction < 0.5, a pre-training field), blocked
+  split: does the embedding keep coarse position over land, where local content dominates it?
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import numpy as np
 import torch
 
 __all__ = ["effective_rank", "uniform_points", "blocked_folds", "ridge_r2", "heldout_reconstruction",
-           "voronoi_labels", "heldout_partition_accuracy"]
+           "voronoi_labels", "heldout_partition_accuracy", "coarse_land_partition"]
 
 
 def uniform_points(n: int, seed: int) -> np.ndarray:
@@ -145,3 +149,26 @@ def heldout_partition_accuracy(embed: Callable[[np.ndarray], np.ndarray], lonlat
             accs.append(float(np.mean(np.argmax(xs @ w + b, 1) == y[test])))
         out.append(float(np.mean(accs)))
     return out
+
+
+def coarse_land_partition(embed: Callable[[np.ndarray], np.ndarray], *, num_points: int = 6000,
+                          num_cells: int = 12, seeds: Sequence[int] = (0, 1, 2)) -> dict[str, float]:
+    """Mean test accuracy of the benchmark's linear and MLP probes (``{"linear": .., "mlp": ..}``) on
+    ``num_cells`` random Voronoi cells, at ``num_points`` points uniform over land, blocked split
+    (``geoloc_embed.bench.splits.blocked_split``; 60/20/20). The cells are drawn per seed; no real label."""
+    from geoloc_embed.bench.probes import accuracy, fit_linear_probe, fit_mlp_probe
+    from geoloc_embed.bench.splits import blocked_split
+
+    from .data import sample_points
+
+    lonlat = sample_points(num_points, 1.0, seed=4242)
+    emb = np.asarray(embed(lonlat), dtype=np.float64)
+    scores: dict[str, list[float]] = {"linear": [], "mlp": []}
+    for seed in seeds:
+        y = voronoi_labels(lonlat, num_cells, seed)
+        split = blocked_split(lonlat, seed)
+        tr, va, te = split["train"], split["val"], split["test"]
+        for name, fit in (("linear", fit_linear_probe), ("mlp", fit_mlp_probe)):
+            probe = fit("classification", emb[tr], y[tr], emb[va], y[va], seed=seed)
+            scores[name].append(accuracy(y[te], probe.predict(emb[te])))
+    return {k: float(np.mean(v)) for k, v in scores.items()}
