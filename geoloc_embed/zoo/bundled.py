@@ -63,7 +63,8 @@ register_pretrained(PretrainedSpec(
     keep_class_head=False,
     metrics={
         "effective_rank_2000_uniform": {"after_training": 49.37, "final_whitened": 66.83},
-        "pretrain_mc_loss_final": {"total": 3.64204, "B": 3.26669, "L": 0.04601, "D": 3.29335, "heldout_total": 3.83865},
+        "pretrain_mc_loss_final": {"total": 3.64204, "B": 3.26669, "L": 0.04601, "D": 3.29335,
+                                   "heldout_total": 3.83865},
     },
     homepage="https://arxiv.org/abs/2305.01118",
     notes=("Frozen embeddings for downstream models; the model card (weights/csp-geofields/README.md) has the "

@@ -54,7 +54,8 @@ def ablation_row(name: str) -> list[str]:
     heldout = np.array([n.startswith("heldout:") for n in names])
     cells = heldout_partition_accuracy(embed, lonlat, num_cells=(30, 300))
     rank = summary["effective_rank"]
-    return [f"{summary['history'][-1].get('val_loss', float('nan')):.3f}", f"{rank['trained']:.1f} / {rank['final']:.1f}",
+    val_loss = summary["history"][-1].get("val_loss", float("nan"))
+    return [f"{val_loss:.3f}", f"{rank['trained']:.1f} / {rank['final']:.1f}",
             f"{np.nanmean(r2[~heldout]):.3f}", f"{np.nanmean(r2[heldout]):.3f}", f"{cells[0]:.3f} / {cells[1]:.3f}",
             land_cell]
 
