@@ -51,11 +51,11 @@ def test_files_small_and_card_present():
 
 def test_declared_architecture(model):
     pe, net = model.config.position_encoder, model.config.network
-    assert (pe.family, pe.sh_degree) == ("spherical-harmonics", 12)
-    assert (net.name, net.hidden_dim, net.num_hidden_layers, net.embed_dim) == ("siren", 416, 2, 512)
+    assert (pe.family, pe.sh_degree) == ("spherical-harmonics", 20)
+    assert (net.name, net.hidden_dim, net.num_hidden_layers, net.embed_dim) == ("siren", 352, 2, 512)
     assert model.config.num_classes == 0 and model.class_head is None
-    # 144 harmonics -> 416 -> 416 -> 512, weights and biases
-    assert model.num_parameters() == 144 * 416 + 416 + 416 * 416 + 416 + 416 * 512 + 512 == 447_296
+    # 400 harmonics -> 352 -> 352 -> 512, weights and biases
+    assert model.num_parameters() == 400 * 352 + 352 + 352 * 352 + 352 + 352 * 512 + 512 == 446_144
     assert model.num_parameters() <= 470_000
     assert not model.training
 

@@ -37,8 +37,8 @@ register_pretrained(PretrainedSpec(
     license="CC-BY-4.0",
     citation=GEOFIELDS_CITATION,
     description=(
-        "The bundled default. CSP-MC-BLD location encoder (spherical harmonics L = 12 + SIREN 2 x 416 -> 512, "
-        "447,296 parameters; continuous across the antimeridian and at the poles) pre-trained by geoloc-embed "
+        "The bundled default. CSP-MC-BLD location encoder (spherical harmonics L = 20 + SIREN 2 x 352 -> 512, "
+        "446,144 parameters; continuous across the antimeridian and at the poles) pre-trained by geoloc-embed "
         "on CPU against frozen features of real global fields at 150,000 points: relief and bathymetry, "
         "land cover, true colour, ocean temperature and salinity, marine climate (patch statistics and "
         "MOSAIKS-style random convolutions at 0.25 and 1 degree, plus low-degree harmonics of the patch "
@@ -53,18 +53,17 @@ register_pretrained(PretrainedSpec(
         "--threads 2."),
     redistributable=True,
     config=LocationEncoderConfig(
-        position_encoder=SphericalHarmonicsConfig(sh_degree=12),
-        network=SirenConfig(hidden_dim=416, num_hidden_layers=2, embed_dim=512, siren_w0=1.0, siren_w0_initial=3.0,
+        position_encoder=SphericalHarmonicsConfig(sh_degree=20),
+        network=SirenConfig(hidden_dim=352, num_hidden_layers=2, embed_dim=512, siren_w0=1.0, siren_w0_initial=3.0,
                             dropout=0.1)),
-    sha256="63e60452024ddbb3eed7ccbe8d9abfc44fe295c133dc59a974150c81143a26cd",
-    size_bytes=1789784,
-    expected={"position_encoder": {"family": "spherical-harmonics", "sh_degree": 12},
+    sha256="e886f1d6be2830261fb615cddfb90713057788113fbe5f5e65b4494cc6ccba21",
+    size_bytes=1785176,
+    expected={"position_encoder": {"family": "spherical-harmonics", "sh_degree": 20},
               "network": {"name": "siren", "embed_dim": 512}},
     keep_class_head=False,
     metrics={
-        "effective_rank_2000_uniform": {"after_training": 49.37, "final_whitened": 66.83},
-        "pretrain_mc_loss_final": {"total": 3.64204, "B": 3.26669, "L": 0.04601, "D": 3.29335,
-                                   "heldout_total": 3.83865},
+        "effective_rank_2000_uniform": {"after_training": 47.85, "final_whitened": 72.05},
+        "pretrain_mc_loss_final": {"total": 3.6509, "B": 3.2746, "L": 0.0468, "D": 3.2953, "heldout_total": 3.8169},
     },
     homepage="https://arxiv.org/abs/2305.01118",
     notes=("Frozen embeddings for downstream models; the model card (weights/csp-geofields/README.md) has the "

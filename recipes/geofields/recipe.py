@@ -32,13 +32,12 @@ __all__ = ["RECIPE", "QUICK_RECIPE", "model_config", "load_recipe", "merge_recip
 
 #: The one place the architecture is written down: the named architecture ``satclip-sh-siren``
 #: (spherical harmonics + SIREN, ``geoloc_embed.architectures``) with overrides, read by
-#: ``geoloc_embed.architectures.resolve_model_config``. Spherical harmonics of L = 12 degrees (144
+#: ``geoloc_embed.architectures.resolve_model_config``. Spherical harmonics of L = 20 degrees (400
 #: features; smooth and single-valued on the sphere, so continuous across the antimeridian and at the
-#: poles) + SIREN 2 x 416 -> 512 (447,296 parameters). L = 12 rather than 20 keeps the coarse part of
-#: the embedding: see the ablation in ``weights/csp-geofields/README.md``.
+#: poles) + SIREN 2 x 352 -> 512 (446,144 parameters).
 RECIPE: dict[str, Any] = {
     "model": {
-        "architecture": "satclip-sh-siren", "sh_degree": 12, "hidden_dim": 416, "num_hidden_layers": 2,
+        "architecture": "satclip-sh-siren", "sh_degree": 20, "hidden_dim": 352, "num_hidden_layers": 2,
         "embed_dim": 512, "dropout": 0.1, "siren_w0": 1.0, "siren_w0_initial": 3.0,
     },
     "data": {
