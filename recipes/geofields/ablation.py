@@ -15,9 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
+import torch
+
+from geoloc_embed.bench.models import resolve_model
+
+from .diagnostics import coarse_land_partition, heldout_partition_accuracy, heldout_reconstruction, uniform_points
+from .proxies import proxy_targets
 
 __all__ = ["ablation_row", "main"]
 
@@ -25,25 +31,11 @@ COLUMNS = ("held-out CSP loss", "eff. rank (trained / whitened)", "R² pre-train
            "R² 7 fields never trained on", "Voronoi cells 30 / 300", "land cells 12: linear / MLP")
 
 
-def _embedder(name: str) -> tuple[Callable[[np.ndarray], np.ndarray], Optional[dict]]:
-    from geoloc_embed.bench.models import BASELINES
-
-    if name in BASELINES:
-        return BASELINES[name]().embed, None
-    from geoloc_embed import LocationEncoder
-
-    enc = LocationEncoder.from_pretrained(name).eval()
-    summary_path = Path(name) / "training_summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
-    return (lambda x: enc.encode(x, order="lonlat")), summary
-
-
 def ablation_row(name: str) -> list[str]:
     """The cells of ``COLUMNS`` for one model directory or baseline name ("-" where not applicable)."""
-    from .diagnostics import coarse_land_partition, heldout_partition_accuracy, heldout_reconstruction, uniform_points
-    from .proxies import proxy_targets
-
-    embed, summary = _embedder(name)
+    embed = resolve_model(name).embed
+    summary_path = Path(name) / "training_summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
     land = coarse_land_partition(embed)
     land_cell = f"{land['linear']:.3f} / {land['mlp']:.3f}"
     if summary is None:
@@ -65,8 +57,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("models", nargs="+", help="model directories (recipe outputs) or baseline names")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = ap.parse_args(argv)
-    import torch
-
     torch.set_num_threads(args.threads)
     print("| model | " + " | ".join(COLUMNS) + " |")
     print("|---|" + "---:|" * len(COLUMNS))

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from geoloc_embed.coords import sample_uniform_sphere
+from geoloc_embed.encoders.positional.harmonics import real_spherical_harmonics
 
 from .fields import GRID_DEG, GRID_H, GRID_W, load_fields, standardise
 from .patches import image_features, standardise_features
@@ -73,8 +74,6 @@ def position_descriptor(lonlat: np.ndarray, degree: int) -> torch.Tensor:
     ``lonlat`` (degrees), unstandardised. ``degree = 0`` gives (N, 0)."""
     if degree <= 1:
         return torch.zeros(len(lonlat), 0)
-    from geoloc_embed.encoders.positional.harmonics import real_spherical_harmonics
-
     sh = real_spherical_harmonics(torch.from_numpy(np.asarray(lonlat, dtype=np.float64)), int(degree), m0_scale=1.0)
     return sh[:, 1:].float()
 

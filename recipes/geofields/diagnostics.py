@@ -19,14 +19,18 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from geoloc_embed.bench.probes import accuracy, fit_linear_probe, fit_mlp_probe
+from geoloc_embed.bench.splits import blocked_split
+from geoloc_embed.coords import lonlat_to_xyz, sample_uniform_sphere
+
+from .data import sample_points
+
 __all__ = ["effective_rank", "uniform_points", "blocked_folds", "ridge_r2", "heldout_reconstruction",
            "voronoi_labels", "heldout_partition_accuracy", "coarse_land_partition"]
 
 
 def uniform_points(n: int, seed: int) -> np.ndarray:
     """(n, 2) [lon, lat] degrees uniform on the sphere, from ``geoloc_embed.coords`` with a seeded generator."""
-    from geoloc_embed.coords import sample_uniform_sphere
-
     g = torch.Generator().manual_seed(int(seed))
     return sample_uniform_sphere(n, generator=g, dtype=torch.float64).numpy()
 
@@ -43,8 +47,6 @@ def effective_rank(emb: np.ndarray) -> float:
 
 def blocked_folds(lonlat: np.ndarray, seed: int, block_deg: float = 10.0, test_frac: float = 0.25) -> np.ndarray:
     """Boolean test mask: whole equal-area blocks (``geoloc_embed.bench.splits``) held out."""
-    from geoloc_embed.bench.splits import blocked_split
-
     split = blocked_split(lonlat, seed, block_deg=block_deg, val_frac=0.0, test_frac=test_frac)
     mask = np.zeros(len(lonlat), dtype=bool)
     mask[split["test"]] = True
@@ -110,8 +112,6 @@ def heldout_reconstruction(embed: Callable[[np.ndarray], np.ndarray], lonlat: np
 def voronoi_labels(lonlat: np.ndarray, num_cells: int, seed: int) -> np.ndarray:
     """(N,) index of the nearest of ``num_cells`` random sites (uniform on the sphere): an arbitrary
     partition of the globe, a stand-in for administrative or marine regions that uses no real label."""
-    from geoloc_embed.coords import lonlat_to_xyz
-
     sites = lonlat_to_xyz(uniform_points(num_cells, seed=10_000 + seed))
     pts = lonlat_to_xyz(np.asarray(lonlat, dtype=np.float64))
     return np.argmax(pts @ sites.T, axis=1)
@@ -156,11 +156,6 @@ def coarse_land_partition(embed: Callable[[np.ndarray], np.ndarray], *, num_poin
     """Mean test accuracy of the benchmark's linear and MLP probes (``{"linear": .., "mlp": ..}``) on
     ``num_cells`` random Voronoi cells, at ``num_points`` points uniform over land, blocked split
     (``geoloc_embed.bench.splits.blocked_split``; 60/20/20). The cells are drawn per seed; no real label."""
-    from geoloc_embed.bench.probes import accuracy, fit_linear_probe, fit_mlp_probe
-    from geoloc_embed.bench.splits import blocked_split
-
-    from .data import sample_points
-
     lonlat = sample_points(num_points, 1.0, seed=4242)
     emb = np.asarray(embed(lonlat), dtype=np.float64)
     scores: dict[str, list[float]] = {"linear": [], "mlp": []}

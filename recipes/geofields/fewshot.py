@@ -33,6 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from geoloc_embed.bench.probes import accuracy, macro_f1
+from geoloc_embed.bench.splits import blocked_split
+from geoloc_embed.bench.tasks import get_task
 from geoloc_embed.config import FCNetConfig, LocationEncoderConfig, WrapConfig
 from geoloc_embed.encoders.model import LocationEncoder
 
@@ -47,8 +50,6 @@ METHODS = ("csp-ft", "csp-lpft", "scratch", "wrap", "csp-linear")
 def task_points(task: str, n: int = 20_000, seed: int = 12345) -> tuple[np.ndarray, np.ndarray]:
     """(lonlat (M, 2), labels (M,) int64 in 0..K-1) of a benchmark classification task's sample;
     classes are renumbered densely in order of their original index."""
-    from geoloc_embed.bench.tasks import get_task
-
     t = get_task(task)
     if not t.is_classification:
         raise ValueError(f"few-shot fine-tuning needs a classification task; {task!r} is {t.kind}")
@@ -118,8 +119,6 @@ def _evaluate(enc: LocationEncoder, head: nn.Module, x: torch.Tensor, y: np.ndar
     if frozen:
         e = (e - head.mu) / head.sd
     pred = head(e).argmax(1).numpy()
-    from geoloc_embed.bench.probes import accuracy, macro_f1
-
     return {"acc": accuracy(y, pred), "macro_f1": macro_f1(y, pred)}
 
 
@@ -129,8 +128,6 @@ def run_fewshot(pretrained: Union[str, Path, LocationEncoder], task: str = "kopp
                 methods: Sequence[str] = METHODS, points: Optional[tuple[np.ndarray, np.ndarray]] = None,
                 log: Optional[Callable[[str], None]] = print) -> list[dict]:
     """One row per (method, fraction, seed) with test accuracy and macro-F1 on ``task``."""
-    from geoloc_embed.bench.splits import blocked_split
-
     log = log or (lambda _m: None)
     if isinstance(pretrained, LocationEncoder):
         state = {k: v.clone() for k, v in pretrained.state_dict().items()}

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from .data import cell_values
-from .fields import _netcdf, _to_grid_nearest, load_fields
+from .fields import _netcdf, _to_grid_nearest, cell_centres, load_fields
 
 __all__ = ["heldout_fields", "proxy_targets"]
 
@@ -49,7 +49,7 @@ def heldout_fields() -> tuple[np.ndarray, list[str]]:
     edges = np.asarray(nc.variables["ESKUYedges"][:])
     for var in ("CLD", "FSR", "FLH"):
         a = _annual(nc.variables[var][:], 1e30)
-        lonc, latc = np.meshgrid(*_centres())
+        lonc, latc = np.meshgrid(*cell_centres())
         col = np.floor(((lonc - (lon0 - 2.5)) % 360.0) / 5.0).astype(np.int64) % a.shape[1]
         row = np.clip(np.searchsorted(edges, latc) - 1, 0, a.shape[0] - 1)
         out.append(a[row, col])
@@ -66,12 +66,6 @@ def heldout_fields() -> tuple[np.ndarray, list[str]]:
         names.append(f"levitus_{var.lower()}3000m")
     nc.close()
     return np.stack(out).astype(np.float32), names
-
-
-def _centres() -> tuple[np.ndarray, np.ndarray]:
-    from .fields import cell_centres
-
-    return cell_centres()
 
 
 def proxy_targets(lonlat: np.ndarray, include_training_fields: bool = True) -> tuple[np.ndarray, list[str]]:

@@ -25,8 +25,14 @@ from typing import Any, Callable, Optional, Union
 
 import torch
 
+from geoloc_embed.architectures import resolve_model_config
 from geoloc_embed.config import LocationEncoderConfig
 from recipes.run_output import save_run
+
+from .data import build_features
+from .diagnostics import blocked_folds, effective_rank, uniform_points
+from .pretrain import pretrain_mc
+from .whitening import whiten_output_layer
 
 __all__ = ["RECIPE", "QUICK_RECIPE", "model_config", "load_recipe", "merge_recipe", "run_recipe"]
 
@@ -63,8 +69,6 @@ QUICK_RECIPE["whitening"].update(points=2000)
 
 def model_config(recipe: dict) -> LocationEncoderConfig:
     """The encoder architecture of a recipe's ``model`` section (an architecture name and overrides)."""
-    from geoloc_embed.architectures import resolve_model_config
-
     return resolve_model_config(recipe["model"])
 
 
@@ -93,11 +97,6 @@ def run_recipe(recipe: dict, out_dir: Union[str, Path, None], *, seed: int = 0,
                return_data: bool = False,
                on_epoch: Optional[Callable[[Any, dict], None]] = None) -> dict:
     """Run the whole recipe, save the encoder to ``out_dir`` (if given) and return a summary."""
-    from .data import build_features
-    from .diagnostics import blocked_folds, effective_rank, uniform_points
-    from .pretrain import pretrain_mc
-    from .whitening import whiten_output_layer
-
     log = log or (lambda _m: None)
     d, cs, wh = recipe["data"], dict(recipe["csp"]), recipe["whitening"]
     times: dict[str, float] = {}
